@@ -1,0 +1,8 @@
+"""Entry point of the whole pipeline (`mtlrec run`), for spark-submit and schedulers."""
+
+import sys
+
+from mtlrec.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", *sys.argv[1:]]))

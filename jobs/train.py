@@ -1,0 +1,8 @@
+"""Entry point of the `train` stage, for spark-submit, `ray job submit` and schedulers."""
+
+import sys
+
+from mtlrec.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train", *sys.argv[1:]]))

@@ -1,0 +1,1 @@
+"""mtlrec: a multi-task recommender trained on Spark + Delta Lake, Ray Train and PyTorch."""

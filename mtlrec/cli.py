@@ -1,0 +1,131 @@
+"""The `mtlrec` console script: one subcommand per stage, and `run` to chain them all.
+
+    mtlrec run --conf conf/local.yaml
+    mtlrec train --conf conf/local.yaml --set train.epochs=5
+
+A stage on its own continues the latest run (`<root>/runs/latest.json`), reading the
+table versions and artifacts earlier stages recorded there; `run` starts a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+from typing import Sequence
+
+from mtlrec.config import Config, ConfigError, load_config
+from mtlrec.summary import RunSummary, new_run_id
+
+log = logging.getLogger("mtlrec")
+
+# stage name -> module with `run(cfg, summary) -> StageReport`, in pipeline order
+STAGES = {
+    "generate": "mtlrec.generate.stage",
+    "ingest": "mtlrec.ingest.stage",
+    "features": "mtlrec.features.stage",
+    "train": "mtlrec.train.stage",
+    "evaluate": "mtlrec.evaluation.stage",
+    "score": "mtlrec.scoring.stage",
+}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mtlrec", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stage", choices=[*STAGES, "run"], help="a stage, or `run` for all of them")
+    parser.add_argument("--conf", help="YAML config file (default: built-in defaults = conf/local.yaml)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="override one config value; repeatable",
+    )
+    parser.add_argument("--run-id", help="continue (or start) this run instead of the latest")
+    parser.add_argument("--new-run", action="store_true", help="start a new run for this stage")
+    return parser.parse_args(argv)
+
+
+def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
+    """Run one stage, time it, and record it in the run summary."""
+    module = importlib.import_module(STAGES[name])
+    log.info("== %s: starting (run %s)", name, summary.run_id)
+    start = time.perf_counter()
+    report = module.run(cfg, summary)
+    seconds = time.perf_counter() - start
+    summary.record(name, seconds, report)
+    summary.save()
+    versions = ", ".join(f"{t} v{v}" for t, v in report.tables.items()) or "-"
+    log.info(
+        "== %s: done in %.1fs, rows in %s, rows out %s, tables %s",
+        name, seconds, report.rows_in, report.rows_out, versions,
+    )
+
+
+def open_summary(args: argparse.Namespace, cfg: Config) -> RunSummary:
+    root = cfg.paths.root
+    if args.stage == "run" or args.new_run:
+        return RunSummary.new(root, cfg.to_dict(), run_id=args.run_id or new_run_id())
+    if args.run_id:
+        try:
+            return RunSummary.load(root, args.run_id)
+        except FileNotFoundError:
+            return RunSummary.new(root, cfg.to_dict(), run_id=args.run_id)
+    return RunSummary.latest_or_new(root, cfg.to_dict())
+
+
+def report_text(summary: RunSummary) -> str:
+    """The closing table of `mtlrec run`: where things are, timings, test metrics."""
+    data = summary.data
+    lines = [f"run {summary.run_id}", "", "outputs:"]
+    for name, table in data["tables"].items():
+        lines.append(f"  {name:<16} {table['path']} (v{table['version']})")
+    for name, path in data["artifacts"].items():
+        lines.append(f"  {name:<16} {path}")
+    lines += ["", f"  {'stage':<10} {'seconds':>8} {'rows in':>10} {'rows out':>10}"]
+    for name, stage in data["stages"].items():
+        lines.append(
+            f"  {name:<10} {stage['seconds']:>8.1f} {stage['rows_in'] or '-':>10} {stage['rows_out'] or '-':>10}"
+        )
+    test, oracle = data["metrics"].get("test", {}), data["metrics"].get("oracle", {})
+    if test:
+        lines += ["", f"  {'task':<10} {'test AUC':>9} {'logloss':>9} {'oracle AUC':>11}"]
+        for task, m in test.items():
+            oracle_auc = oracle.get(task, {}).get("auc")
+            shown = f"{oracle_auc:.4f}" if oracle_auc is not None else "-"
+            lines.append(f"  {task:<10} {m['auc']:>9.4f} {m['logloss']:>9.4f} {shown:>11}")
+    lines += ["", f"summary: {summary.root}/runs/{summary.run_id}.json"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    # py4j logs every reconnect of an idle gateway socket at INFO; not news to a user
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.conf, args.overrides)
+    except ConfigError as err:
+        print(f"mtlrec: config error: {err}", file=sys.stderr)
+        return 2
+    summary = open_summary(args, cfg)
+    stages = list(STAGES) if args.stage == "run" else [args.stage]
+    for name in stages:
+        try:
+            run_stage(name, cfg, summary)
+        except (LookupError, FileNotFoundError, ValueError, RuntimeError) as err:
+            # a known failure: one line a scheduler can show, no stack trace
+            print(f"mtlrec: {name} failed: {err}", file=sys.stderr)
+            return 1
+        except Exception as err:
+            log.exception("stage %s failed unexpectedly", name)
+            print(f"mtlrec: {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
+            return 1
+    if args.stage == "run":
+        print(report_text(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

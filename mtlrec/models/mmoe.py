@@ -1,0 +1,36 @@
+"""Multi-gate Mixture-of-Experts (MMoE).
+
+Ma, J., Zhao, Z., Yi, X., Chen, J., Hong, L., Chi, E. H. (2018). "Modeling Task
+Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts". KDD 2018.
+Experts are shared; each task mixes them with its own softmax gate before its tower.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtlrec.config import ModelConfig
+from mtlrec.layout import FeatureLayout
+from mtlrec.models.batch import Batch
+from mtlrec.models.blocks import Experts, FeatureEmbedding, Gate, Towers
+
+
+class MMoE(nn.Module):
+    def __init__(self, cfg: ModelConfig, layout: FeatureLayout) -> None:
+        super().__init__()
+        self.tasks = layout.tasks
+        self.embedding = FeatureEmbedding(layout, cfg.embedding_dim)
+        in_dim = self.embedding.out_dim
+        self.experts = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout)
+        self.gates = nn.ModuleDict({task: Gate(in_dim, cfg.num_experts) for task in layout.tasks})
+        self.towers = Towers(self.experts.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout)
+
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x = self.embedding(batch)  # [B, S*dim + D]
+        experts = self.experts(x)  # [B, E, H]
+        mixed = {
+            task: torch.einsum("be,beh->bh", self.gates[task](x), experts)  # [B, H]
+            for task in self.tasks
+        }
+        return self.towers(mixed)  # task -> [B]

@@ -1,0 +1,23 @@
+"""Model registry: config name -> model class."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from mtlrec.config import ModelConfig
+from mtlrec.layout import FeatureLayout
+from mtlrec.models.mmoe import MMoE
+from mtlrec.models.shared_bottom import SharedBottom
+
+MODELS: dict[str, type[nn.Module]] = {
+    "shared_bottom": SharedBottom,
+    "mmoe": MMoE,
+}
+
+
+def build_model(cfg: ModelConfig, layout: FeatureLayout) -> nn.Module:
+    """Instantiate the model named by `cfg.name` for `layout`."""
+    model_cls = MODELS.get(cfg.name)
+    if model_cls is None:
+        raise ValueError(f"unknown model {cfg.name!r}; known models: {', '.join(sorted(MODELS))}")
+    return model_cls(cfg, layout)

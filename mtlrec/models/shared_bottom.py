@@ -1,0 +1,29 @@
+"""Shared-bottom multi-task model.
+
+Caruana, R. (1997). "Multitask Learning". Machine Learning 28(1), 41-75.
+All tasks share one bottom network (hard parameter sharing); each task has its own tower.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtlrec.config import ModelConfig
+from mtlrec.layout import FeatureLayout
+from mtlrec.models.batch import Batch
+from mtlrec.models.blocks import MLP, FeatureEmbedding, Towers
+
+
+class SharedBottom(nn.Module):
+    def __init__(self, cfg: ModelConfig, layout: FeatureLayout) -> None:
+        super().__init__()
+        self.tasks = layout.tasks
+        self.embedding = FeatureEmbedding(layout, cfg.embedding_dim)
+        self.bottom = MLP(self.embedding.out_dim, cfg.hidden_dims, cfg.dropout)
+        self.towers = Towers(self.bottom.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout)
+
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x = self.embedding(batch)  # [B, S*dim + D]
+        shared = self.bottom(x)  # [B, H]
+        return self.towers(dict.fromkeys(self.tasks, shared))  # task -> [B]

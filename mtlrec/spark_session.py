@@ -1,0 +1,47 @@
+"""The one way mtlrec gets a SparkSession: Delta configured, Python workers on our venv."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from delta import configure_spark_with_delta_pip
+from pyspark.sql import SparkSession
+
+from mtlrec.config import SparkConfig
+
+
+def get_spark(cfg: SparkConfig) -> SparkSession:
+    """Return the active session (as under spark-submit) or build one from `cfg`."""
+    # Executors must run this interpreter, else they cannot import torch or mtlrec.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    # Under spark-submit the JVM is already up with the master, memory and Delta
+    # packages the submitter chose; the config must not override them.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    builder = SparkSession.builder.appName(cfg.app_name)
+    if not submitted:
+        builder = (
+            builder.master(cfg.master)
+            .config("spark.driver.memory", cfg.driver_memory)
+            .config("spark.ui.enabled", str(cfg.ui).lower())
+            .config("spark.executorEnv.PYSPARK_PYTHON", sys.executable)
+        )
+    builder = (
+        builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    for key, value in cfg.conf.items():
+        builder = builder.config(key, value)
+    # Locally, pip's delta-spark names the matching Maven artifact and Spark resolves it.
+    if not submitted and "spark.jars.packages" not in cfg.conf:
+        builder = configure_spark_with_delta_pip(builder)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,74 @@
+"""Small files (run summaries, model artifacts) on any filesystem pyarrow knows.
+
+Delta tables go through `mtlrec.tables`; this module is for the few JSON and model
+files around them. Paths without a scheme are local; `s3a://` is read as `s3://`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pyarrow import fs
+
+
+def absolute(path: str) -> str:
+    """A local path made absolute; a URI with a scheme is returned unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def arrow_uri(uri: str) -> str:
+    """The URI as Arrow, deltalake and Ray spell it: Hadoop's `s3a://` becomes `s3://`."""
+    return "s3://" + uri[len("s3a://") :] if uri.startswith("s3a://") else uri
+
+
+def _resolve(uri: str) -> tuple[fs.FileSystem, str]:
+    uri = arrow_uri(uri)
+    if "://" not in uri:
+        return fs.LocalFileSystem(), os.path.abspath(uri)
+    return fs.FileSystem.from_uri(uri)
+
+
+def exists(uri: str) -> bool:
+    filesystem, path = _resolve(uri)
+    return filesystem.get_file_info(path).type != fs.FileType.NotFound
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    filesystem, path = _resolve(uri)
+    filesystem.create_dir(os.path.dirname(path), recursive=True)
+    with filesystem.open_output_stream(path) as out:
+        out.write(data)
+
+
+def read_bytes(uri: str) -> bytes:
+    filesystem, path = _resolve(uri)
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            return bytes(stream.read())
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"no file at {uri}") from err
+
+
+def write_json(uri: str, obj: Any) -> None:
+    write_bytes(uri, json.dumps(obj, indent=2).encode())
+
+
+def read_json(uri: str) -> Any:
+    return json.loads(read_bytes(uri))
+
+
+def list_dirs(uri: str) -> list[str]:
+    """Names of the folders directly under `uri` (empty if it does not exist)."""
+    filesystem, path = _resolve(uri)
+    if filesystem.get_file_info(path).type == fs.FileType.NotFound:
+        return []
+    infos = filesystem.get_file_info(fs.FileSelector(path))
+    return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+
+
+def delete_dir(uri: str) -> None:
+    filesystem, path = _resolve(uri)
+    if filesystem.get_file_info(path).type != fs.FileType.NotFound:
+        filesystem.delete_dir(path)

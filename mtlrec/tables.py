@@ -1,0 +1,78 @@
+"""Every Delta read and write of mtlrec goes through this module.
+
+A table lives at `<root>/tables/<name>`. Daily tables are partitioned by `dt` and a
+job rewrites exactly the dates it computed (`replaceWhere`), so re-running a date
+replaces that date and never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from mtlrec.schema import DT
+
+
+def table_path(root: str, name: str) -> str:
+    return f"{root.rstrip('/')}/tables/{name}"
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    """Read a Delta table, pinned to `version` when given."""
+    if not exists(spark, path):
+        raise FileNotFoundError(f"no Delta table at {path}: run the stage that writes it first")
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def overwrite(df: DataFrame, path: str, *, partition_by: Iterable[str] = ()) -> int:
+    """Replace the whole table with `df`; return the new Delta version."""
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .partitionBy(*partition_by)
+        .save(path)
+    )
+    return version(df.sparkSession, path)
+
+
+def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date]) -> int:
+    """Rewrite the `dt` partitions named by `dates` with `df`; return the new version.
+
+    Rows of `df` outside `dates` make Delta fail the write, which is what we want: a
+    job may only touch the dates it was asked to compute.
+    """
+    days = sorted(set(dates))
+    if not days:
+        raise ValueError(f"replace_dates({path}): no dates given")
+    predicate = f"{DT} IN ({', '.join(repr(d.isoformat()) for d in days)})"
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", predicate)
+        .partitionBy(DT)
+        .save(path)
+    )
+    return version(df.sparkSession, path)
+
+
+def version(spark: SparkSession, path: str) -> int:
+    """The latest committed version of the Delta table at `path`."""
+    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    assert row is not None, f"Delta table {path} has no history"
+    return int(row["version"])
+
+
+def raw_path(root: str) -> str:
+    """Where `generate` writes raw logs and `ingest` reads them by default."""
+    return f"{root.rstrip('/')}/raw"

@@ -1,0 +1,30 @@
+"""mtlrec: multi-task e-commerce recommender on Spark + Delta, Ray Train and PyTorch."""
+
+from setuptools import find_packages, setup
+
+# Pinned together: delta-spark 4.2.0 resolves io.delta:delta-spark_4.1_2.13:4.2.0 from
+# Maven Central for pyspark 4.1.x (newer delta-spark releases named artifacts that
+# did not resolve there when this was pinned).
+INSTALL_REQUIRES = [
+    "pyspark==4.1.1",
+    "delta-spark==4.2.0",
+    "ray[train,data]==2.60.0",
+    "torch==2.15.0",
+    "pyarrow==26.0.1",
+    "pandas>=2.2,<3",
+    "numpy==2.4.6",
+    "deltalake==1.6.6",
+    "pyyaml==6.0.3",
+    "tqdm==4.70.1",  # Ray Data progress bars
+]
+
+setup(
+    name="mtlrec",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["mtlrec", "mtlrec.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.5", "mypy==2.4.1"]},
+    entry_points={"console_scripts": ["mtlrec = mtlrec.cli:main"]},
+)
