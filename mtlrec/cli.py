@@ -98,11 +98,12 @@ def report_text(summary: RunSummary) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # mtlrec's own progress at INFO; libraries (py4j logs every reconnect of an idle
+    # gateway socket through the root logger) only from WARNING up
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
-    # py4j logs every reconnect of an idle gateway socket at INFO; not news to a user
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("mtlrec").setLevel(logging.INFO)
     args = parse_args(argv)
     try:
         cfg = load_config(args.conf, args.overrides)

@@ -65,9 +65,15 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class InputConfig:
+    """Where the raw logs are and how to read them."""
+
+    path: str = ""  # empty: <root>/raw, where `generate` writes
+    format: str = "json"
+
+
+@dataclass(frozen=True)
 class IngestConfig:
-    input_path: str = ""  # empty: <root>/raw, where `generate` writes
-    input_format: str = "json"
     dates: tuple[dt.date, ...] = ()  # empty: every dt= folder present in the input
 
 
@@ -127,6 +133,7 @@ class Config:
     spark: SparkConfig = field(default_factory=SparkConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    input: InputConfig = field(default_factory=InputConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -237,6 +244,11 @@ def _coerce_scalar(tp: Any, value: Any, *, source: str, key: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads `1e-3` as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         raise bad
     if tp is str:
         if isinstance(value, str):
@@ -264,7 +276,7 @@ def validate(cfg: Config, *, source: str) -> None:
     """Cross-field checks that types alone cannot express."""
     checks: list[tuple[bool, str]] = [
         (cfg.model.name in _MODELS, f"model.name must be one of {_MODELS}, got {cfg.model.name!r}"),
-        (cfg.ingest.input_format in _FORMATS, f"ingest.input_format must be one of {_FORMATS}"),
+        (cfg.input.format in _FORMATS, f"input.format must be one of {_FORMATS}, got {cfg.input.format!r}"),
         (len(cfg.train.tasks) > 0, "train.tasks must name at least one task"),
         (
             len(cfg.train.task_weights) == len(cfg.train.tasks),

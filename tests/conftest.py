@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import pytest
@@ -11,6 +12,9 @@ from pyspark.sql import SparkSession
 from mtlrec.config import RayConfig, SparkConfig
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.spark_session import get_spark
+
+# pyspark.testing imports pandas-on-Spark, which asks for this before any session
+os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 TEST_SPARK = SparkConfig(
     master="local[2]",

@@ -52,7 +52,7 @@ def read_lines(spark: SparkSession, path: str, dates: list[dt.date]) -> DataFram
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
-    path = cfg.ingest.input_path or tables.raw_path(cfg.paths.root)
+    path = cfg.input.path or tables.raw_path(cfg.paths.root)
     present = input_dates(path)
     dates = sorted(cfg.ingest.dates or present)
     absent = sorted(set(dates) - set(present))

@@ -7,6 +7,9 @@ event, a duplicate of an event, or a quarantine row.
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -45,7 +48,7 @@ def parse_json_lines(lines: DataFrame) -> DataFrame:
     )
     with_json = lines.select(F.col(_LINE), S.SOURCE_FILE, S.DT, parsed.alias("j"))
     ts = F.try_to_timestamp(F.col(f"j.{S.TS}"))
-    has_fields = F.coalesce(*[F.col(f"j.{c}").isNotNull() for c in S.RAW_SCHEMA.fieldNames()], F.lit(False))
+    has_fields = reduce(operator.or_, [F.col(f"j.{c}").isNotNull() for c in S.RAW_SCHEMA.fieldNames()])
     corrupt = F.col(f"j.{_CORRUPT}").isNotNull()
     rules: list[tuple[Column, str]] = [
         (F.trim(F.col(_LINE)) == F.lit(""), EMPTY_LINE),
@@ -87,10 +90,14 @@ def valid_events(parsed: DataFrame) -> DataFrame:
 
 
 def drop_duplicates(events: DataFrame) -> DataFrame:
-    """One row per `event_id`: the earliest by (ts, dt), so re-runs keep the same row."""
+    """One row per `event_id`: the earliest by (ts, dt), so re-runs keep the same row.
+
+    Every column takes part in the order, so which copy survives never depends on the
+    order rows arrive in.
+    """
     earliest_first = (
         Window.partitionBy(S.EVENT_ID)
-        .orderBy(S.TS, S.DT, S.USER_ID, S.ITEM_ID)
+        .orderBy(*[F.col(c).asc_nulls_last() for c in S.EVENTS_SCHEMA.fieldNames() if c != S.EVENT_ID])
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
     return (

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from mtlrec.config import (
+    Config,
+    ConfigError,
+    ModelConfig,
+    config_from_dict,
+    load_config,
+    validate,
+)
+from mtlrec.models import MODELS
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def write_yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_yaml_file_in_conf_loads_into_a_config_with_an_absolute_root() -> None:
+    files = sorted(CONF_DIR.glob("*.yaml"))
+    assert files, f"no YAML file in {CONF_DIR}"
+    for path in files:
+        cfg = load_config(path)
+        assert isinstance(cfg, Config), path
+        root = cfg.paths.root
+        assert "://" in root or os.path.isabs(root), (path, root)
+
+
+def test_unknown_key_fails_naming_the_dotted_key_and_the_file(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "train:\n  epochs: 2\n  epochz: 3\n")
+
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+
+    assert str(path) in str(err.value)
+    assert "train.epochz" in str(err.value)
+
+
+def test_unknown_section_fails_naming_the_section_and_the_file(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "trian:\n  epochs: 2\n")
+
+    with pytest.raises(ConfigError, match="trian") as err:
+        load_config(path)
+
+    assert str(path) in str(err.value)
+
+
+def test_override_of_wrong_type_fails_naming_the_key_and_the_file(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "train:\n  epochs: 2\n")
+
+    with pytest.raises(ConfigError, match=r"train\.epochs") as err:
+        load_config(path, ["train.epochs=abc"])
+
+    assert str(path) in str(err.value)
+
+
+def test_wrong_type_in_file_fails_naming_the_key(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "spark:\n  ui: maybe\n")
+
+    with pytest.raises(ConfigError, match=r"spark\.ui"):
+        load_config(path)
+
+
+def test_overrides_are_parsed_as_yaml_values() -> None:
+    cfg = load_config(
+        None,
+        [
+            "train.lr=0.003",
+            "train.epochs=7",
+            "train.tasks=[click]",
+            "train.task_weights=[2]",
+            "score.strategy={click: 1}",
+            "features.valid_start=2026-11-02",
+            "spark.ui=true",
+        ],
+    )
+
+    assert cfg.train.lr == 0.003 and type(cfg.train.lr) is float
+    assert cfg.train.epochs == 7 and type(cfg.train.epochs) is int
+    assert cfg.train.tasks == ("click",)
+    assert cfg.train.task_weights == (2.0,) and type(cfg.train.task_weights[0]) is float
+    assert cfg.score.strategy == {"click": 1.0}
+    assert cfg.features.valid_start == dt.date(2026, 11, 2)
+    assert cfg.spark.ui is True
+
+
+def test_override_without_section_fails() -> None:
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["epochs=3"])
+
+
+def test_relative_root_becomes_absolute_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    cfg = load_config(None, ["paths.root=some/data"])
+
+    assert cfg.paths.root == str(tmp_path / "some" / "data")
+
+
+def test_root_with_a_uri_scheme_is_kept_unchanged() -> None:
+    cfg = load_config(None, ["paths.root=s3a://bucket/mtlrec"])
+
+    assert cfg.paths.root == "s3a://bucket/mtlrec"
+
+
+def test_task_weights_of_wrong_length_fail_naming_the_fields(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "train:\n  tasks: [click, purchase]\n  task_weights: [1.0]\n")
+
+    with pytest.raises(ConfigError, match=r"train\.task_weights") as err:
+        load_config(path)
+
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("valid_start", ["2026-11-07", "2026-11-08"])
+def test_valid_start_not_before_test_start_fails(valid_start: str) -> None:
+    with pytest.raises(ConfigError, match=r"features\.valid_start"):
+        load_config(None, [f"features.valid_start={valid_start}", "features.test_start=2026-11-07"])
+
+
+def test_strategy_naming_a_task_not_trained_fails() -> None:
+    with pytest.raises(ConfigError, match=r"score\.strategy"):
+        load_config(None, ["train.tasks=[click]", "train.task_weights=[1.0]"])
+
+
+def test_config_round_trips_through_to_dict(tmp_path: Path) -> None:
+    cfg = load_config(
+        CONF_DIR / "local.yaml",
+        [
+            "ingest.dates=[2026-11-01, 2026-11-03]",
+            "model.hidden_dims=[32, 8]",
+            "spark.conf={spark.x: '1'}",
+            "score.strategy={click: 1.0, purchase: 0.5}",
+        ],
+    )
+
+    again = config_from_dict(cfg.to_dict())
+
+    assert again == cfg
+    assert again.ingest.dates == (dt.date(2026, 11, 1), dt.date(2026, 11, 3))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_validate_accepts_every_registered_model_name(name: str) -> None:
+    cfg = dataclasses.replace(Config(), model=ModelConfig(name=name))
+
+    validate(cfg, source="<test>")
+
+
+@pytest.mark.parametrize("name", ["esmm", "MMoE", ""])
+def test_validate_rejects_a_model_name_not_in_the_registry(name: str) -> None:
+    assert name not in MODELS
+    cfg = dataclasses.replace(Config(), model=ModelConfig(name=name))
+
+    with pytest.raises(ConfigError, match=r"model\.name") as err:
+        validate(cfg, source="<test>")
+
+    for known in MODELS:
+        assert known in str(err.value)
