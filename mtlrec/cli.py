@@ -14,7 +14,7 @@ import importlib
 import logging
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from mtlrec.config import Config, ConfigError, load_config
 from mtlrec.summary import RunSummary, new_run_id
@@ -37,7 +37,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("stage", choices=[*STAGES, "run"], help="a stage, or `run` for all of them")
     parser.add_argument("--conf", help="YAML config file (default: built-in defaults = conf/local.yaml)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
         help="override one config value; repeatable",
     )
     parser.add_argument("--run-id", help="continue (or start) this run instead of the latest")
@@ -57,7 +61,11 @@ def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
     versions = ", ".join(f"{t} v{v}" for t, v in report.tables.items()) or "-"
     log.info(
         "== %s: done in %.1fs, rows in %s, rows out %s, tables %s",
-        name, seconds, report.rows_in, report.rows_out, versions,
+        name,
+        seconds,
+        report.rows_in,
+        report.rows_out,
+        versions,
     )
 
 

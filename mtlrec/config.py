@@ -12,9 +12,10 @@ import dataclasses
 import datetime as dt
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -199,13 +200,8 @@ def from_dict(cls: type, raw: Mapping[str, Any], *, source: str, prefix: str = "
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ConfigError(
-            f"{source}: unknown key {prefix + unknown[0]!r} (allowed: {', '.join(sorted(names))})"
-        )
-    values = {
-        name: _coerce(hints[name], value, source=source, key=f"{prefix}{name}")
-        for name, value in raw.items()
-    }
+        raise ConfigError(f"{source}: unknown key {prefix + unknown[0]!r} (allowed: {', '.join(sorted(names))})")
+    values = {name: _coerce(hints[name], value, source=source, key=f"{prefix}{name}") for name, value in raw.items()}
     return cls(**values)
 
 

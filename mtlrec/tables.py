@@ -8,7 +8,7 @@ replaces that date and never duplicates rows.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from collections.abc import Iterable
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -36,13 +36,7 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
 
 def overwrite(df: DataFrame, path: str, *, partition_by: Iterable[str] = ()) -> int:
     """Replace the whole table with `df`; return the new Delta version."""
-    (
-        df.write.format("delta")
-        .mode("overwrite")
-        .option("overwriteSchema", "true")
-        .partitionBy(*partition_by)
-        .save(path)
-    )
+    (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").partitionBy(*partition_by).save(path))
     return version(df.sparkSession, path)
 
 
@@ -56,13 +50,7 @@ def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date]) -> int:
     if not days:
         raise ValueError(f"replace_dates({path}): no dates given")
     predicate = f"{DT} IN ({', '.join(repr(d.isoformat()) for d in days)})"
-    (
-        df.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .partitionBy(DT)
-        .save(path)
-    )
+    (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT).save(path))
     return version(df.sparkSession, path)
 
 

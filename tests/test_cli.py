@@ -45,12 +45,21 @@ def test_spark_submit_script_runs_a_stage_in_local_mode(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     proc = subprocess.run(
         [
-            "bash", str(REPO / "spark-submit.sh"), "generate",
-            "--conf", str(REPO / "conf/local.yaml"),
-            "--set", f"paths.root={tmp_path}",
-            "--set", "generate.impressions=3000",
+            "bash",
+            str(REPO / "spark-submit.sh"),
+            "generate",
+            "--conf",
+            str(REPO / "conf/local.yaml"),
+            "--set",
+            f"paths.root={tmp_path}",
+            "--set",
+            "generate.impressions=3000",
         ],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "raw").glob("dt=*")) == [f"dt=2026-11-0{d}" for d in range(1, 8)]

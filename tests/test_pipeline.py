@@ -48,8 +48,13 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
     spark: SparkSession, run_summary: dict[str, Any]
 ) -> None:
     expected = {
-        S.TRUTH_TABLE, S.EVENTS_TABLE, S.QUARANTINE_TABLE, S.USER_FEATURES_TABLE,
-        S.ITEM_FEATURES_TABLE, S.SAMPLES_TABLE, S.RECOMMENDATIONS_TABLE,
+        S.TRUTH_TABLE,
+        S.EVENTS_TABLE,
+        S.QUARANTINE_TABLE,
+        S.USER_FEATURES_TABLE,
+        S.ITEM_FEATURES_TABLE,
+        S.SAMPLES_TABLE,
+        S.RECOMMENDATIONS_TABLE,
     }
     assert set(run_summary["tables"]) == expected
     for name, table in run_summary["tables"].items():
@@ -59,9 +64,7 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
 
 
 @pytest.mark.slow
-def test_every_user_with_events_gets_exactly_k_distinct_items(
-    spark: SparkSession, run_summary: dict[str, Any]
-) -> None:
+def test_every_user_with_events_gets_exactly_k_distinct_items(spark: SparkSession, run_summary: dict[str, Any]) -> None:
     tables = run_summary["tables"]
     events = spark.read.format("delta").load(tables[S.EVENTS_TABLE]["path"])
     recs = spark.read.format("delta").load(tables[S.RECOMMENDATIONS_TABLE]["path"])

@@ -37,9 +37,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     trained = storage.read_json(f"{model_path}/{METADATA}")
     tasks = tuple(trained["config"]["train"]["tasks"])
     samples_table = trained["tables"][S.SAMPLES_TABLE]
-    test = tables.read(spark, samples_table["path"], samples_table["version"]).where(
-        F.col(S.SPLIT) == F.lit(S.TEST)
-    )
+    test = tables.read(spark, samples_table["path"], samples_table["version"]).where(F.col(S.SPLIT) == F.lit(S.TEST))
     predictions = with_predictions(test, model_path=model_path, tasks=tasks, keep=[S.EVENT_ID, *tasks])
     predictions = predictions.persist(StorageLevel.MEMORY_AND_DISK)
     bins = cfg.evaluate.auc_bins

@@ -42,8 +42,12 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         smoothing=fc.smoothing,
     )
     versions = {
-        S.USER_FEATURES_TABLE: tables.overwrite(users, tables.table_path(root, S.USER_FEATURES_TABLE), partition_by=[S.DT]),
-        S.ITEM_FEATURES_TABLE: tables.overwrite(items, tables.table_path(root, S.ITEM_FEATURES_TABLE), partition_by=[S.DT]),
+        S.USER_FEATURES_TABLE: tables.overwrite(
+            users, tables.table_path(root, S.USER_FEATURES_TABLE), partition_by=[S.DT]
+        ),
+        S.ITEM_FEATURES_TABLE: tables.overwrite(
+            items, tables.table_path(root, S.ITEM_FEATURES_TABLE), partition_by=[S.DT]
+        ),
     }
     # samples join the feature tables as written, the versions recorded above
     labelled = T.labelled_impressions(
@@ -61,7 +65,11 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     versions[S.SAMPLES_TABLE] = tables.overwrite(samples, samples_path, partition_by=[S.DT])
     written = tables.read(spark, samples_path, versions[S.SAMPLES_TABLE])
     by_split = {
-        row[S.SPLIT]: {"rows": int(row["rows"]), "click_rate": float(row["click"]), "purchase_rate": float(row["purchase"])}
+        row[S.SPLIT]: {
+            "rows": int(row["rows"]),
+            "click_rate": float(row["click"]),
+            "purchase_rate": float(row["purchase"]),
+        }
         for row in written.groupBy(S.SPLIT)
         .agg(F.count(F.lit(1)).alias("rows"), F.avg(S.CLICK).alias("click"), F.avg(S.PURCHASE).alias("purchase"))
         .collect()
@@ -69,7 +77,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     log.info("features: samples by split %s", by_split)
     return StageReport(
         rows_in=events.count(),
-        rows_out=sum(s["rows"] for s in by_split.values()),
+        rows_out=sum(int(s["rows"]) for s in by_split.values()),
         tables=versions,
         metrics={"samples": by_split, "features": {"scoring_date": end.isoformat()}},
     )

@@ -118,9 +118,9 @@ def labelled_impressions(events: DataFrame, *, click_minutes: int, purchase_hour
         task: F.max((after & within[task] & (F.col("act_type") == F.lit(task))).cast("int"))
         for task in (S.CLICK, S.PURCHASE)
     }
-    return joined.groupBy(
-        S.EVENT_ID, S.TS, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID, S.PRICE, S.DT
-    ).agg(*[F.coalesce(expr, F.lit(0)).cast("float").alias(task) for task, expr in label.items()])
+    return joined.groupBy(S.EVENT_ID, S.TS, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID, S.PRICE, S.DT).agg(
+        *[F.coalesce(expr, F.lit(0)).cast("float").alias(task) for task, expr in label.items()]
+    )
 
 
 def split_by_date(*, valid_start: dt.date, test_start: dt.date) -> Column:

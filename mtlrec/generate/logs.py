@@ -87,7 +87,7 @@ def impressions(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
     n = F.col("id")
     user = F.floor(F.pow(uniform(cfg.seed, "imp_user", n), F.lit(1.6)) * F.lit(cfg.users)).cast("long")
     item = F.floor(F.pow(uniform(cfg.seed, "imp_item", n), F.lit(2.2)) * F.lit(cfg.items)).cast("long")
-    start = dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    start = dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC).timestamp()
     seconds = F.lit(start) + uniform(cfg.seed, "imp_ts", n) * F.lit(cfg.days * 86400.0)
     draws = spark.range(cfg.impressions, numPartitions=cfg.partitions).select(
         n.alias("n"), user.alias("u"), item.alias("i"), seconds.alias("t")
@@ -145,9 +145,7 @@ def events(imps: DataFrame, *, cfg: GenerateConfig) -> DataFrame:
         _event(S.CART, cart_after, carted),
         _event(S.PURCHASE, buy_after, bought),
     )
-    end = dt.datetime.combine(
-        cfg.start_date + dt.timedelta(days=cfg.days), dt.time(), tzinfo=dt.timezone.utc
-    ).timestamp()
+    end = dt.datetime.combine(cfg.start_date + dt.timedelta(days=cfg.days), dt.time(), tzinfo=dt.UTC).timestamp()
     ts = F.timestamp_seconds(F.col("t") + F.col("e.offset"))
     return (
         imps.select("*", F.explode(F.filter(funnel, lambda e: e.isNotNull())).alias("e"))

@@ -26,13 +26,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
     out = tables.raw_path(cfg.paths.root)
     log.info("generate: writing %d impressions' events to %s", gen.impressions, out)
-    (
-        lines.select("value", S.DT)
-        .write.mode("overwrite")
-        .partitionBy(S.DT)
-        .option("compression", "gzip")
-        .text(out)
-    )
+    (lines.select("value", S.DT).write.mode("overwrite").partitionBy(S.DT).option("compression", "gzip").text(out))
     # one row per malformed kind plus the clean lines: a result of fixed size
     counts = {
         (row["kind"] or "clean"): int(row["n"])

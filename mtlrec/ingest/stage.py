@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -67,17 +68,29 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     quarantine_version = tables.replace_dates(
         transforms.quarantine(parsed), tables.table_path(root, S.QUARANTINE_TABLE), dates
     )
-    by_reason = {
-        (row[S.REASON] or "valid"): int(row["n"])
-        for row in parsed.groupBy(S.REASON).agg(F.count(F.lit(1)).alias("n")).collect()
+    read = parsed.count()
+    quarantined = {
+        row[S.REASON]: int(row["n"])
+        for row in parsed.where(F.col(S.REASON).isNotNull())
+        .groupBy(S.REASON)
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
     }
+    valid = transforms.valid_events(parsed).count()
     clean = events.count()
     parsed.unpersist()
-    valid = by_reason.pop("valid", 0)
-    read = valid + sum(by_reason.values())
-    quality = {"read": read, "clean": clean, "duplicates": valid - clean, "quarantined": by_reason}
-    if read != clean + quality["duplicates"] + sum(by_reason.values()) or clean > valid:
-        raise IngestError(f"ingest lost records: {quality}")
+    quality: dict[str, Any] = {
+        "read": read,
+        "clean": clean,
+        "duplicates": valid - clean,
+        "quarantined": quarantined,
+    }
+    # every line read is an event, a duplicate of one, or in quarantine
+    if read != clean + (valid - clean) + sum(quarantined.values()):
+        raise IngestError(
+            f"ingest lost records: read {read} != clean {clean} + duplicates {valid - clean}"
+            f" + quarantined {sum(quarantined.values())}"
+        )
     log.info("ingest: %s", quality)
     return StageReport(
         rows_in=read,

@@ -43,9 +43,7 @@ def parse_json_lines(lines: DataFrame) -> DataFrame:
     Input columns: `value`, `source_file`, `dt`. Output: the raw-schema fields, `ts`
     parsed to a timestamp, `raw`, `source_file`, `dt` and `reason` (null when valid).
     """
-    parsed = F.from_json(
-        F.col(_LINE), _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
-    )
+    parsed = F.from_json(F.col(_LINE), _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
     with_json = lines.select(F.col(_LINE), S.SOURCE_FILE, S.DT, parsed.alias("j"))
     ts = F.try_to_timestamp(F.col(f"j.{S.TS}"))
     has_fields = reduce(operator.or_, [F.col(f"j.{c}").isNotNull() for c in S.RAW_SCHEMA.fieldNames()])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ class MLP(nn.Sequential):
             layers += [nn.Linear(prev, width), nn.ReLU(), nn.Dropout(dropout)]
             prev = width
         super().__init__(*layers)
-        self.out_dim = prev
+        self.out_dim: int = prev
 
 
 class FeatureEmbedding(nn.Module):
@@ -44,9 +44,7 @@ class FeatureEmbedding(nn.Module):
 class Towers(nn.Module):
     """One MLP plus a final Linear(-, 1) per task, each returning logits of shape [B]."""
 
-    def __init__(
-        self, in_dim: int, tasks: tuple[str, ...], dims: tuple[int, ...], dropout: float = 0.0
-    ) -> None:
+    def __init__(self, in_dim: int, tasks: tuple[str, ...], dims: tuple[int, ...], dropout: float = 0.0) -> None:
         super().__init__()
         self.tasks = tasks
         self.towers = nn.ModuleDict()
@@ -62,12 +60,10 @@ class Towers(nn.Module):
 class Experts(nn.Module):
     """`num_experts` independent MLPs applied to the same input."""
 
-    def __init__(
-        self, in_dim: int, num_experts: int, dims: tuple[int, ...], dropout: float = 0.0
-    ) -> None:
+    def __init__(self, in_dim: int, num_experts: int, dims: tuple[int, ...], dropout: float = 0.0) -> None:
         super().__init__()
         self.experts = nn.ModuleList(MLP(in_dim, dims, dropout) for _ in range(num_experts))
-        self.out_dim = self.experts[0].out_dim if num_experts else in_dim
+        self.out_dim: int = dims[-1] if dims else in_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([expert(x) for expert in self.experts], dim=1)  # [B, E, H]

@@ -6,7 +6,7 @@ and task in that process (Spark reuses its Python workers), never once per batch
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import torch
@@ -57,4 +57,4 @@ def with_predictions(df: DataFrame, *, model_path: str, tasks: tuple[str, ...], 
     """
     fields = [f for f in df.schema.fields if f.name in keep]
     schema = T.StructType(fields + [T.StructField(prob_column(t), T.DoubleType()) for t in tasks])
-    return df.mapInPandas(predict_frames(model_path, keep, tasks), schema=schema)
+    return df.mapInPandas(predict_frames(model_path, keep, tasks), schema=schema)  # type: ignore[arg-type]

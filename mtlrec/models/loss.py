@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -26,10 +26,7 @@ class MultiTaskLoss(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return the weighted total (with grad) and each task's mean loss (detached, for logging)."""
         per_task = torch.stack(
-            [
-                F.binary_cross_entropy_with_logits(logits[task], labels[:, i])
-                for i, task in enumerate(self.tasks)
-            ]
+            [F.binary_cross_entropy_with_logits(logits[task], labels[:, i]) for i, task in enumerate(self.tasks)]
         )  # [T]
         total = (self.weights * per_task).sum()
         return total, {task: per_task[i].detach() for i, task in enumerate(self.tasks)}

@@ -13,14 +13,13 @@ from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec import storage, tables
-from mtlrec.config import Config
+from mtlrec.config import Config, config_from_dict
+from mtlrec.layout import feature_layout
 from mtlrec.models.artifact import METADATA
 from mtlrec.models.inference import with_predictions
 from mtlrec.scoring import transforms as T
 from mtlrec.spark_session import get_spark
 from mtlrec.summary import RunSummary, StageReport
-from mtlrec.layout import feature_layout
-from mtlrec.config import config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +32,12 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     tasks = model_cfg.train.tasks
     layout = feature_layout(model_cfg.model, tasks)
     # the freshest features: the versions this run's features stage wrote
-    users = tables.read(spark, tables.table_path(cfg.paths.root, S.USER_FEATURES_TABLE), summary.table_version(S.USER_FEATURES_TABLE))
-    items = tables.read(spark, tables.table_path(cfg.paths.root, S.ITEM_FEATURES_TABLE), summary.table_version(S.ITEM_FEATURES_TABLE))
+    users = tables.read(
+        spark, tables.table_path(cfg.paths.root, S.USER_FEATURES_TABLE), summary.table_version(S.USER_FEATURES_TABLE)
+    )
+    items = tables.read(
+        spark, tables.table_path(cfg.paths.root, S.ITEM_FEATURES_TABLE), summary.table_version(S.ITEM_FEATURES_TABLE)
+    )
     last = users.agg(F.max(S.DT).alias("day")).first()
     if last is None or last["day"] is None:
         raise ValueError("user_features is empty: nothing to score")

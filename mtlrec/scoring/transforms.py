@@ -24,9 +24,7 @@ def candidate_pairs(users: DataFrame, candidates: DataFrame, *, layout: FeatureL
     user_cols = [S.USER_ID, *[c for c in layout.dense if c in users.columns]]
     item_cols = [S.ITEM_ID, S.CATEGORY_ID, *[c for c in layout.dense if c in candidates.columns]]
     pairs = users.select(*user_cols).crossJoin(F.broadcast(candidates.select(*item_cols)))
-    return with_sparse_indices(pairs, layout=layout).select(
-        S.USER_ID, S.ITEM_ID, *layout.sparse_columns, *layout.dense
-    )
+    return with_sparse_indices(pairs, layout=layout).select(S.USER_ID, S.ITEM_ID, *layout.sparse_columns, *layout.dense)
 
 
 def strategy_score(strategy: dict[str, float]) -> Column:

@@ -37,12 +37,14 @@ def split_dataset(path: str, version: int, split: str, columns: list[str]) -> ra
     return dataset.filter(expr=f"{S.SPLIT} == '{split}'").select_columns(columns)
 
 
-def run_training(cfg: Config, *, samples_path: str, samples_version: int, storage_path: str, name: str) -> TrainingResult:
+def run_training(
+    cfg: Config, *, samples_path: str, samples_version: int, storage_path: str, name: str
+) -> TrainingResult:
     """Train `cfg.model` on `cfg.train.workers` Ray workers; pick the best epoch on valid."""
     tc = cfg.train
     layout = feature_layout(cfg.model, tc.tasks)
     columns = [*layout.columns, *tc.tasks]
-    datasets = {
+    datasets: dict[str, Any] = {
         split: split_dataset(samples_path, samples_version, split, columns) for split in (S.TRAIN, S.VALID)
     }
     trainer = TorchTrainer(

@@ -6,7 +6,7 @@ benchmark on in-memory tensors, or in a unit test.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import ray.train
@@ -79,7 +80,7 @@ def train_worker(config: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
-                module = model.module if hasattr(model, "module") else model
+                module: torch.nn.Module = getattr(model, "module", model)  # unwrap DDP
                 torch.save(module.state_dict(), os.path.join(tmp, CHECKPOINT_WEIGHTS))
                 with open(os.path.join(tmp, CHECKPOINT_METRICS), "w") as out:
                     json.dump(metrics, out)

@@ -25,7 +25,7 @@ def test_score_bins_count_positives_and_negatives_per_bin_with_one_in_the_last_b
 def test_binned_counts_give_the_exact_auc_when_each_bin_holds_one_score_level(spark: SparkSession) -> None:
     labels = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
     scores = np.array([0.05, 0.05, 0.35, 0.95, 0.65, 0.35])
-    df = spark.createDataFrame(list(zip(labels.tolist(), scores.tolist())), "y double, s double")
+    df = spark.createDataFrame(list(zip(labels.tolist(), scores.tolist(), strict=False)), "y double, s double")
 
     rows = score_bins(df, label="y", score="s", bins=10).orderBy("bin").collect()
 
@@ -36,7 +36,7 @@ def test_binned_counts_give_the_exact_auc_when_each_bin_holds_one_score_level(sp
 def test_logloss_aggregate_equals_the_numpy_logloss_including_clipped_rows(spark: SparkSession) -> None:
     labels = [1.0, 0.0, 1.0, 0.0, 1.0]
     probs = [0.9, 0.2, 0.5, 1.0, 0.0]  # the last two are certain and wrong: clipped
-    df = spark.createDataFrame(list(zip(labels, probs)), "purchase double, p_purchase double")
+    df = spark.createDataFrame(list(zip(labels, probs, strict=False)), "purchase double, p_purchase double")
 
     row = df.agg(logloss("purchase", "p_purchase").alias("loss")).first()
 

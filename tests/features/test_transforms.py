@@ -196,9 +196,7 @@ def samples_inputs(spark: SparkSession) -> tuple[DataFrame, DataFrame, DataFrame
 def test_samples_have_exactly_the_label_key_split_and_layout_columns(spark: SparkSession) -> None:
     labelled, users, items = samples_inputs(spark)
 
-    out = samples(
-        labelled, users=users, items=items, layout=LAYOUT, valid_start=VALID_START, test_start=TEST_START
-    )
+    out = samples(labelled, users=users, items=items, layout=LAYOUT, valid_start=VALID_START, test_start=TEST_START)
 
     keys = ("event_id", "dt", "ts", "user_id", "item_id", "category_id", "split", "click", "purchase")
     assert tuple(out.columns) == (*keys, *LAYOUT.sparse_columns, *LAYOUT.dense)
@@ -210,9 +208,7 @@ def test_samples_have_exactly_the_label_key_split_and_layout_columns(spark: Spar
 
 def test_samples_join_features_of_their_own_day_and_fill_missing_with_zero(spark: SparkSession) -> None:
     labelled, users, items = samples_inputs(spark)
-    out = samples(
-        labelled, users=users, items=items, layout=LAYOUT, valid_start=VALID_START, test_start=TEST_START
-    )
+    out = samples(labelled, users=users, items=items, layout=LAYOUT, valid_start=VALID_START, test_start=TEST_START)
 
     actual = out.select(S.EVENT_ID, S.CATEGORY_ID, S.SPLIT, *USER_DENSE, *ITEM_DENSE)
 
@@ -232,9 +228,7 @@ def test_samples_join_features_of_their_own_day_and_fill_missing_with_zero(spark
 
 def test_samples_hash_ids_into_their_buckets_and_a_missing_category_to_zero(spark: SparkSession) -> None:
     labelled, users, items = samples_inputs(spark)
-    out = samples(
-        labelled, users=users, items=items, layout=LAYOUT, valid_start=VALID_START, test_start=TEST_START
-    )
+    out = samples(labelled, users=users, items=items, layout=LAYOUT, valid_start=VALID_START, test_start=TEST_START)
 
     rows = {r[S.EVENT_ID]: r for r in out.collect()}
 

@@ -132,9 +132,7 @@ def test_multitask_loss_is_weighted_sum_of_per_task_bce() -> None:
 
     total, per_task = MultiTaskLoss(TASKS, weights)(logits, labels)
 
-    expected = {
-        t: F.binary_cross_entropy_with_logits(logits[t], labels[:, i]) for i, t in enumerate(TASKS)
-    }
+    expected = {t: F.binary_cross_entropy_with_logits(logits[t], labels[:, i]) for i, t in enumerate(TASKS)}
     for t in TASKS:
         torch.testing.assert_close(per_task[t], expected[t])
     torch.testing.assert_close(total, weights[0] * expected["click"] + weights[1] * expected["purchase"])

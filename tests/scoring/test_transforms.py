@@ -12,8 +12,7 @@ from mtlrec.scoring.transforms import popular_items, strategy_score, top_k
 DAY = dt.date(2026, 11, 8)
 TASKS = ("click", "purchase")
 RECS_DDL = (
-    "dt date, user_id string, rank int, item_id string, score double, "
-    "p_click double, p_purchase double, run_id string"
+    "dt date, user_id string, rank int, item_id string, score double, p_click double, p_purchase double, run_id string"
 )
 
 
