@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "deltalake==1.6.6",
     "pyyaml==6.0.3",
     "tqdm==4.70.1",  # Ray Data progress bars
+    "matplotlib==3.11.2",  # evaluation report plots
 ]
 
 setup(

@@ -41,6 +41,8 @@ def test_run_records_every_stage_with_timings_and_test_metrics(run_summary: dict
     for task in ("click", "purchase"):
         assert 0.0 < run_summary["metrics"]["test"][task]["logloss"] < 1.0
         assert 0.5 < run_summary["metrics"]["oracle"][task]["auc"] <= 1.0
+    report = Path(run_summary["artifacts"]["report"])
+    assert {"report.md", "metrics.json", "calibration.png", "learning_curves.png"} <= {p.name for p in report.iterdir()}
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from mtlrec import metrics
-from mtlrec.evaluation.transforms import logloss, score_bins, with_oracle
+from mtlrec.evaluation.transforms import gauc, logloss, score_bins, user_auc, with_oracle
 
 
 def test_score_bins_count_positives_and_negatives_per_bin_with_one_in_the_last_bin(spark: SparkSession) -> None:
@@ -62,3 +62,24 @@ def test_with_oracle_scores_purchase_by_p_click_times_p_purchase_given_click(spa
         "event_id string, click float, purchase float, oracle_click double, oracle_purchase double",
     )
     assertDataFrameEqual(actual, expected)
+
+
+def test_user_auc_matches_the_pairwise_count_per_user_and_skips_one_class_users(spark: SparkSession) -> None:
+    rows = [
+        # u1: positives at 0.9 and 0.5 (tied with a negative), negatives at 0.5 and 0.1
+        ("u1", 1.0, 0.9), ("u1", 1.0, 0.5), ("u1", 0.0, 0.5), ("u1", 0.0, 0.1),
+        # u2: the positive ranks below the negative
+        ("u2", 1.0, 0.2), ("u2", 0.0, 0.3),
+        # u3: only negatives, no AUC
+        ("u3", 0.0, 0.4), ("u3", 0.0, 0.6),
+    ]  # fmt: skip
+    df = spark.createDataFrame(rows, "user_id string, click double, p_click double")
+
+    actual = user_auc(df, user="user_id", label="click", score="p_click")
+
+    # u1 pairs (pos, neg): (0.9,0.5)=1 (0.9,0.1)=1 (0.5,0.5)=0.5 (0.5,0.1)=1 -> 3.5 / 4
+    expected = spark.createDataFrame([("u1", 0.875, 4), ("u2", 0.0, 2)], "user_id string, auc double, impressions long")
+    assertDataFrameEqual(actual, expected)
+    weighted = actual.agg(gauc().alias("g")).first()
+    assert weighted is not None
+    assert weighted["g"] == pytest.approx((0.875 * 4 + 0.0 * 2) / 6)
