@@ -8,7 +8,7 @@ from setuptools import find_packages, setup
 INSTALL_REQUIRES = [
     "pyspark==4.1.1",
     "delta-spark==4.2.0",
-    "ray[train,data]==2.60.0",
+    "ray[default,train,data]==2.60.0",  # default: the job server for `ray job submit`
     "torch==2.15.0",
     "pyarrow==26.0.1",
     "pandas>=2.2,<3",

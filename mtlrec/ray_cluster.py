@@ -1,6 +1,8 @@
-"""The one way mtlrec connects to Ray: an existing cluster by address, or a local one."""
+"""The one way mtlrec connects to Ray: an existing cluster, or a local one."""
 
 from __future__ import annotations
+
+import os
 
 import ray
 
@@ -8,10 +10,14 @@ from mtlrec.config import RayConfig
 
 
 def ensure_ray(cfg: RayConfig) -> None:
-    """Connect once per process; a second call (or an outer `ray.init`) is kept as is."""
+    """Connect once per process; a second call (or an outer `ray.init`) is kept as is.
+
+    `ray.address` in config, or `RAY_ADDRESS` (set by `ray job submit` for the job's
+    driver), names a running cluster; otherwise a local Ray starts on this machine.
+    """
     if ray.is_initialized():
         return
-    if cfg.address:
-        ray.init(address=cfg.address)
+    if cfg.address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=cfg.address or None)
     else:
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False)
