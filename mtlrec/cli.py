@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 import time
@@ -46,6 +47,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--run-id", help="continue (or start) this run instead of the latest")
     parser.add_argument("--new-run", action="store_true", help="start a new run for this stage")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="json: one JSON object per log line"
+    )
     return parser.parse_args(argv)
 
 
@@ -67,6 +71,11 @@ def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
         report.rows_out,
         versions,
     )
+
+
+def pipeline(cfg: Config) -> list[str]:
+    """The stages `run` chains: all of them, but `generate` only when no input is set."""
+    return [name for name in STAGES if name != "generate" or not cfg.input.path]
 
 
 def open_summary(args: argparse.Namespace, cfg: Config) -> RunSummary:
@@ -105,21 +114,43 @@ def report_text(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    # mtlrec's own progress at INFO; libraries (py4j logs every reconnect of an idle
-    # gateway socket through the root logger) only from WARNING up
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(log_format: str) -> None:
+    """mtlrec's own progress at INFO; libraries only from WARNING up (py4j logs every
+    reconnect of an idle gateway socket through the root logger)."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("mtlrec").setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    setup_logging(args.log_format)
     try:
         cfg = load_config(args.conf, args.overrides)
     except ConfigError as err:
         print(f"mtlrec: config error: {err}", file=sys.stderr)
         return 2
     summary = open_summary(args, cfg)
-    stages = list(STAGES) if args.stage == "run" else [args.stage]
+    stages = pipeline(cfg) if args.stage == "run" else [args.stage]
     for name in stages:
         try:
             run_stage(name, cfg, summary)

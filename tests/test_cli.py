@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -10,7 +12,8 @@ from pathlib import Path
 import deltalake
 import pytest
 
-from mtlrec.cli import main
+from mtlrec.cli import STAGES, JsonFormatter, main, pipeline
+from mtlrec.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,3 +67,22 @@ def test_spark_submit_script_runs_a_stage_in_local_mode(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "raw").glob("dt=*")) == [f"dt=2026-11-0{d}" for d in range(1, 8)]
     assert deltalake.DeltaTable(str(tmp_path / "tables" / "truth")).to_pyarrow_table().num_rows == 3000
+
+
+def test_json_log_format_writes_one_json_object_per_line() -> None:
+    record = logging.LogRecord("mtlrec", logging.INFO, __file__, 1, "== %s: done", ("ingest",), None)
+
+    line = JsonFormatter().format(record)
+
+    assert json.loads(line) | {"time": "t"} == {
+        "time": "t",
+        "level": "INFO",
+        "logger": "mtlrec",
+        "message": "== ingest: done",
+    }
+
+
+def test_run_generates_logs_only_when_no_input_path_is_configured() -> None:
+    assert pipeline(load_config(None))[0] == "generate"
+    assert "generate" not in pipeline(load_config(None, ["input.path=/logs"]))
+    assert pipeline(load_config(None, ["input.path=/logs"])) == [s for s in STAGES if s != "generate"]
