@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -56,7 +57,12 @@ def test_train_job_submitted_with_ray_cli_writes_the_model(
     ]  # fmt: skip
     # Ray 2.60 clusters require a token: the local head's is in ~/.ray/auth_token
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "token"}
-    proc = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=600)
+    for _ in range(12):
+        proc = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=600)
+        # the head's job agent registers a few seconds after `ray start` returns
+        if "No available agent to submit job" not in proc.stdout + proc.stderr:
+            break
+        time.sleep(5)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     summary = storage.read_json(f"{tmp_path}/runs/latest.json")
