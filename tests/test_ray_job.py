@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import ray
 from pyspark.sql import SparkSession
 
 from mtlrec import storage
@@ -28,12 +29,25 @@ def free_port() -> int:
 
 @pytest.fixture
 def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Ray head node on loopback with its job server; yields the job server URL."""
+    """A Ray head node on loopback with its job server; yields the job server URL.
+
+    Every port is a free one: an earlier test's in-process Ray holds the defaults (the
+    dashboard agent's 52365), and a head whose agent cannot bind answers each job
+    submission with "No available agent". `ray stop --force` stops every Ray on the
+    machine, so this process's own Ray is shut down first.
+    """
+    ray.shutdown()
     gcs, dashboard = free_port(), free_port()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_ADDRESS": ""}
+    ports = [
+        f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}",
+        f"--ray-client-server-port={free_port()}",
+    ]  # fmt: skip
     start = [
         str(BIN / "ray"), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}",
         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=4", "--include-dashboard=true",
+        *ports,
     ]  # fmt: skip
     subprocess.run(start, check=True, env=env, capture_output=True, timeout=180)
     try:
