@@ -22,7 +22,7 @@ test: setup
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check mtlrec tests jobs
+	$(VENV)/bin/ruff check mtlrec tests jobs bench examples
 	$(VENV)/bin/mypy mtlrec
 
 clean:

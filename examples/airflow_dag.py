@@ -30,7 +30,9 @@ with DAG(
     spark = {
         stage: BashOperator(
             task_id=stage,
-            bash_command=f"cd {MTLREC_HOME} && ./spark-submit.sh {stage} --conf {CONF} --run-id {{{{ ds_nodash }}}} {DATE}",
+            bash_command=(
+                f"cd {MTLREC_HOME} && ./spark-submit.sh {stage} --conf {CONF} --run-id {{{{ ds_nodash }}}} {DATE}"
+            ),
             env={"SPARK_MASTER": "yarn"},
             append_env=True,
         )

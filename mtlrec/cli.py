@@ -31,11 +31,13 @@ STAGES = {
     "evaluate": "mtlrec.evaluation.stage",
     "score": "mtlrec.scoring.stage",
 }
+# subcommands that are not pipeline stages: `tune` trains like `train`, over a search space
+COMMANDS = {**STAGES, "tune": "mtlrec.train.tune"}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mtlrec", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=[*STAGES, "run"], help="a stage, or `run` for all of them")
+    parser.add_argument("stage", choices=[*COMMANDS, "run"], help="a stage, or `run` for all of them")
     parser.add_argument("--conf", help="YAML config file (default: built-in defaults = conf/local.yaml)")
     parser.add_argument(
         "--set",
@@ -55,7 +57,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
     """Run one stage, time it, and record it in the run summary."""
-    module = importlib.import_module(STAGES[name])
+    module = importlib.import_module(COMMANDS[name])
     log.info("== %s: starting (run %s)", name, summary.run_id)
     start = time.perf_counter()
     report = module.run(cfg, summary)

@@ -50,6 +50,31 @@ class RayConfig:
 
 
 @dataclass(frozen=True)
+class DirtConfig:
+    """How much dirt `generate` plants, each kind as a fraction of the events.
+
+    Every kind has its own rate so a test can plant exactly what it checks. Line-level
+    kinds (truncated, wrong_type, non_utf8, empty_line) do not exist in Parquet.
+    """
+
+    duplicate: float = 0.004  # the same line sent again (same or next dt folder)
+    late: float = 0.004  # written into a dt folder 1-2 days after its timestamp
+    bot: float = 0.003  # lines from bot users, in bursts of 120 events a minute
+    truncated: float = 0.0003
+    wrong_type: float = 0.0003  # price "n/a"
+    missing_event_id: float = 0.0003
+    missing_user_id: float = 0.0003
+    missing_item_id: float = 0.0003
+    unknown_event_type: float = 0.0003
+    negative_price: float = 0.0003
+    absurd_price: float = 0.0003
+    ts_far_past: float = 0.0003
+    ts_far_future: float = 0.0003
+    non_utf8: float = 0.0003
+    empty_line: float = 0.0003
+
+
+@dataclass(frozen=True)
 class GenerateConfig:
     seed: int = 7
     start_date: dt.date = dt.date(2026, 11, 1)
@@ -57,25 +82,38 @@ class GenerateConfig:
     users: int = 4000
     items: int = 1500
     categories: int = 30
-    impressions: int = 150_000
+    events: int = 200_000  # about this many events (the funnel is random); re-sent lines and bots on top
+    session_length: float = 8.0  # mean impressions per session
     latent_dim: int = 8
     base_ctr: float = 0.08
     base_cvr: float = 0.12
-    malformed_rate: float = 0.001
+    bot_users: int = 2
+    format: str = "json"  # json (lines), csv (no header) or parquet
+    compression: str = "gzip"  # gzip, bzip2 or none (json and csv)
     partitions: int = 4
+    dirt: DirtConfig = field(default_factory=DirtConfig)
 
 
 @dataclass(frozen=True)
 class InputConfig:
     """Where the raw logs are and how to read them."""
 
-    path: str = ""  # empty: <root>/raw, where `generate` writes
-    format: str = "json"
+    path: str = ""  # empty: <root>/raw, where `generate` writes; any Hadoop URI
+    format: str = "json"  # json (lines), csv or parquet; .gz/.bz2 files are decompressed
+    mapping: str = "mtlrec"  # conf/mappings/<name>.yaml, or a path to a mapping file
+    header: bool = False  # csv: the first line of every file names the columns
+    separator: str = ","  # csv
 
 
 @dataclass(frozen=True)
 class IngestConfig:
-    dates: tuple[dt.date, ...] = ()  # empty: every dt= folder present in the input
+    dates: tuple[dt.date, ...] = ()  # run dates (dt= folders); empty: every folder present
+    date_range: tuple[dt.date, ...] = ()  # [first, last]: every folder in between, inclusive
+    late_days: int = 3  # events up to this many days older than their folder are kept (late)
+    clock_skew_minutes: int = 10  # events this far past the folder's day are still kept
+    dedup_lookback_days: int = 7  # event ids already in `events` this many days back are duplicates
+    bot_events_per_minute: int = 60  # a user above this in any minute of a folder is a bot
+    max_price: float = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -83,19 +121,44 @@ class FeaturesConfig:
     valid_start: dt.date = dt.date(2026, 11, 6)
     test_start: dt.date = dt.date(2026, 11, 7)
     click_window_minutes: int = 30
-    purchase_window_hours: int = 24
+    attribution_hours: int = 24  # a cart or purchase counts for the click it follows within this
+    open_windows: str = "exclude"  # exposures whose windows are open at the run date: exclude or flag
+    point_in_time: str = "day"  # features as of the exposure's day, or "timestamp" (as-of its ts)
     smoothing: float = 20.0  # pseudo-impressions of the population rate in CTR/CVR
+    sequence_length: int = 10  # last N clicked items per user
+    dates: tuple[dt.date, ...] = ()  # days to (re)build; empty: the days of events not built yet
+    rebuild: bool = False  # rebuild every table from all events
+    exposures: str = "auto"  # impressions, sampled (negative sampling), auto: sampled if no impressions
+    negative_ratio: int = 4  # sampled negatives per click, in `sampled` mode
+    negative_keep_rate: float = 1.0  # share of non-clicked train exposures kept (weight 1 / rate)
+    seed: int = 11
+    vocab_min_count: int = 2  # events an id needs in the train days to get its own index
+    salt_buckets: int = 8  # hot (user, dt) keys spread over this many join partitions (1: off)
+    hot_key_rows: int = 10_000  # exposures of one key that make it hot
+    broadcast_item_rows: int = 5_000_000  # item feature rows up to which their join is broadcast
+    leakage_max_auc: float = 0.98  # a single feature with AUC above this against a label leaks
+    leakage_fail: bool = True  # false: log the leak as a warning instead of stopping
+    leakage_sample: float = 0.5  # share of the train split the guard scores
+    leakage_min_class: int = 50  # fewer positives or negatives than this: no verdict
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "mmoe"
+    name: str = "mmoe"  # single_task, shared_bottom, mmoe, ple, esmm, aitm
     embedding_dim: int = 16
-    hidden_dims: tuple[int, ...] = (64,)
-    num_experts: int = 4
+    hidden_dims: tuple[int, ...] = (64,)  # bottom MLP (shared_bottom, esmm, aitm), per-task MLP (single_task)
+    num_experts: int = 4  # shared experts (mmoe, ple)
+    specific_experts: int = 1  # per-task experts in each PLE level
+    ple_levels: int = 2  # PLE extraction levels
     expert_dims: tuple[int, ...] = (64, 32)
     tower_dims: tuple[int, ...] = (16,)
     dropout: float = 0.1
+    # pairwise dot products of the id embeddings, into the MLP input and, by a linear
+    # term per task, straight into each logit (DeepFM): preference is a user-item inner
+    # product, which an MLP on concatenated embeddings learns slowly
+    dot_interaction: bool = True
+    embedding_max_rows: int = 0  # cap on rows per table (0: one row per bucket)
+    embedding_overflow_rows: int = 64  # hashed rows for indexes beyond the table
     user_buckets: int = 8192
     item_buckets: int = 4096
     category_buckets: int = 128
@@ -109,9 +172,30 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 1024
     lr: float = 0.01
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # decoupled (AdamW), dense parameters only
+    embedding_l2: float = 0.0  # L2 on the embedding rows each batch looks up
+    sparse_embeddings: bool = False  # sparse gradients + SparseAdam for embedding tables (ddp)
+    task_weighting: str = "fixed"  # fixed (task_weights), uncertainty (Kendall 2018), gradnorm (ddp)
+    gradnorm_alpha: float = 1.5
+    funnel_penalty: float = 0.0  # AITM calibrator: penalise p(task i) > p(task i-1)
     seed: int = 42
     select_metric: str = "valid/mean_auc"
+    select_mode: str = "max"  # max or min of select_metric
+    patience: int = 2  # stop after this many epochs without a better select_metric (0: never)
+    parallelism: str = "ddp"  # ddp (replicas) or fsdp (parameters sharded across workers)
+    use_gpu: bool = False
+    max_failures: int = 2  # worker-group restarts from the latest checkpoint before giving up
+    shuffle_buffer: int = 8192  # rows of the local shuffle buffer of each worker (0: none)
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """`mtlrec tune`: trials of the train stage over `space` (override key -> values)."""
+
+    method: str = "random"  # random (`samples` draws) or grid (every combination, `samples` times)
+    samples: int = 4
+    max_concurrent: int = 1
+    space: dict[str, tuple[str, ...]] = field(default_factory=dict)  # e.g. train.lr: [0.003, 0.01]
 
 
 @dataclass(frozen=True)
@@ -139,6 +223,7 @@ class Config:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
 
@@ -176,6 +261,14 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Config:
     cfg = from_dict(Config, dict(raw), source=source)
     validate(cfg, source=source)
     return cfg
+
+
+def with_overrides(cfg: Config, overrides: Sequence[str], source: str = "<overrides>") -> Config:
+    """`cfg` with `section.key=value` overrides applied (e.g. one trial of `mtlrec tune`)."""
+    raw = cfg.to_dict()
+    for item in overrides:
+        _apply_override(raw, item)
+    return config_from_dict(raw, source=source)
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
@@ -264,15 +357,17 @@ def _coerce_scalar(tp: Any, value: Any, *, source: str, key: str) -> Any:
     raise ConfigError(f"{source}: {key}: unsupported type {tp!r}")
 
 
-_MODELS = ("shared_bottom", "mmoe")
-_FORMATS = ("json",)
+_MODELS = ("single_task", "shared_bottom", "mmoe", "ple", "esmm", "aitm")
+_PARALLELISM = ("ddp", "fsdp")
+_TASK_WEIGHTING = ("fixed", "uncertainty", "gradnorm")
+_FORMATS = ("json", "csv", "parquet")
+_COMPRESSIONS = ("gzip", "bzip2", "none")
 
 
 def validate(cfg: Config, *, source: str) -> None:
     """Cross-field checks that types alone cannot express."""
     checks: list[tuple[bool, str]] = [
         (cfg.model.name in _MODELS, f"model.name must be one of {_MODELS}, got {cfg.model.name!r}"),
-        (cfg.input.format in _FORMATS, f"input.format must be one of {_FORMATS}, got {cfg.input.format!r}"),
         (len(cfg.train.tasks) > 0, "train.tasks must name at least one task"),
         (
             len(cfg.train.task_weights) == len(cfg.train.tasks),
@@ -282,12 +377,12 @@ def validate(cfg: Config, *, source: str) -> None:
         (cfg.train.workers >= 1, "train.workers must be >= 1"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
-        (
-            cfg.features.valid_start < cfg.features.test_start,
-            "features.valid_start must be before features.test_start",
-        ),
-        (cfg.generate.days >= 3, "generate.days must be >= 3 (history, train, test)"),
-        (0.0 <= cfg.generate.malformed_rate < 1.0, "generate.malformed_rate must be in [0, 1)"),
+        *_train_checks(cfg.train),
+        (cfg.tune.method in ("random", "grid"), f"tune.method must be random or grid, got {cfg.tune.method!r}"),
+        (cfg.tune.samples >= 1 and cfg.tune.max_concurrent >= 1, "tune.samples and tune.max_concurrent must be >= 1"),
+        *_features_checks(cfg.features),
+        *_generate_checks(cfg.generate),
+        *_ingest_checks(cfg.input, cfg.ingest),
         (
             set(cfg.score.strategy) <= set(cfg.train.tasks),
             "score.strategy may only name tasks listed in train.tasks",
@@ -297,6 +392,84 @@ def validate(cfg: Config, *, source: str) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
+
+
+def _generate_checks(gc: GenerateConfig) -> list[tuple[bool, str]]:
+    rates = dataclasses.asdict(gc.dirt)
+    per_event = sum(v for k, v in rates.items() if k != "bot")
+    return [
+        (gc.days >= 3, "generate.days must be >= 3 (history, train, test)"),
+        (gc.events >= 100, "generate.events must be >= 100"),
+        (gc.format in _FORMATS, f"generate.format must be one of {_FORMATS}, got {gc.format!r}"),
+        (gc.compression in _COMPRESSIONS, f"generate.compression must be one of {_COMPRESSIONS}"),
+        (gc.session_length >= 1.0, "generate.session_length must be >= 1"),
+        (all(0.0 <= v < 1.0 for v in rates.values()), "generate.dirt rates must be in [0, 1)"),
+        (per_event <= 0.5, "generate.dirt rates other than bot must sum to at most 0.5"),
+        (gc.bot_users >= 1 or rates["bot"] == 0.0, "generate.dirt.bot needs generate.bot_users >= 1"),
+    ]
+
+
+def _ingest_checks(ic: InputConfig, gc: IngestConfig) -> list[tuple[bool, str]]:
+    return [
+        (ic.format in _FORMATS, f"input.format must be one of {_FORMATS}, got {ic.format!r}"),
+        (len(ic.separator) == 1, f"input.separator must be one character, got {ic.separator!r}"),
+        (ic.mapping != "", "input.mapping must name a mapping"),
+        (
+            len(gc.date_range) in (0, 2) and list(gc.date_range) == sorted(gc.date_range),
+            "ingest.date_range must be [first, last] with first <= last",
+        ),
+        (not (gc.dates and gc.date_range), "give ingest.dates or ingest.date_range, not both"),
+        (min(gc.late_days, gc.clock_skew_minutes, gc.dedup_lookback_days) >= 0, "ingest windows must be >= 0"),
+        (gc.bot_events_per_minute >= 1, "ingest.bot_events_per_minute must be >= 1"),
+        (gc.max_price > 0.0, "ingest.max_price must be > 0"),
+    ]
+
+
+def _features_checks(fc: FeaturesConfig) -> list[tuple[bool, str]]:
+    return [
+        (fc.valid_start < fc.test_start, "features.valid_start must be before features.test_start"),
+        (
+            fc.open_windows in ("exclude", "flag"),
+            f"features.open_windows must be exclude or flag, got {fc.open_windows!r}",
+        ),
+        (
+            fc.point_in_time in ("day", "timestamp"),
+            f"features.point_in_time must be day or timestamp, got {fc.point_in_time!r}",
+        ),
+        (
+            fc.exposures in ("auto", "impressions", "sampled"),
+            f"features.exposures must be auto, impressions or sampled, got {fc.exposures!r}",
+        ),
+        (0.0 < fc.negative_keep_rate <= 1.0, "features.negative_keep_rate must be in (0, 1]"),
+        (0.0 < fc.leakage_sample <= 1.0, "features.leakage_sample must be in (0, 1]"),
+        (
+            min(fc.negative_ratio, fc.sequence_length, fc.vocab_min_count, fc.salt_buckets) >= 1,
+            "features.negative_ratio, sequence_length, vocab_min_count and salt_buckets must be >= 1",
+        ),
+        (fc.click_window_minutes >= 0 and fc.attribution_hours >= 0, "features windows must be >= 0"),
+    ]
+
+
+def _train_checks(tc: TrainConfig) -> list[tuple[bool, str]]:
+    return [
+        (tc.parallelism in _PARALLELISM, f"train.parallelism must be one of {_PARALLELISM}, got {tc.parallelism!r}"),
+        (
+            tc.task_weighting in _TASK_WEIGHTING,
+            f"train.task_weighting must be one of {_TASK_WEIGHTING}, got {tc.task_weighting!r}",
+        ),
+        # FSDP frees each module's gathered weights as soon as backward passes it, so
+        # neither a sparse gradient nor GradNorm's extra per-task backward can run there
+        (
+            tc.parallelism == "ddp" or not tc.sparse_embeddings,
+            "train.sparse_embeddings needs train.parallelism: ddp",
+        ),
+        (
+            tc.parallelism == "ddp" or tc.task_weighting != "gradnorm",
+            "train.task_weighting: gradnorm needs train.parallelism: ddp",
+        ),
+        (tc.select_mode in ("max", "min"), f"train.select_mode must be max or min, got {tc.select_mode!r}"),
+        (tc.patience >= 0 and tc.max_failures >= 0, "train.patience and train.max_failures must be >= 0"),
+    ]
 
 
 def _plain(value: Any) -> Any:

@@ -1,47 +1,95 @@
-"""The feature layout: which sample column feeds which tensor slot.
+"""The feature layout: which sample column feeds which tensor slot, and how it is filled.
 
 Defined once, below both training and scoring, so a model trained on one layout is
 scored on the same one. `features` writes the columns named here into `samples`;
-scoring builds the same columns for (user, candidate item) pairs.
+scoring builds the same columns for (user, candidate item) pairs with the same two
+functions: `with_sparse_indices` (ids -> vocabulary indexes, 0 = out of vocabulary)
+and `with_dense_inputs` (raw feature values -> log1p where marked, the default of an
+id without history, then standardised with the train split's mean and std).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from mtlrec.config import ModelConfig
-from mtlrec.schema import CATEGORY_ID, ITEM_ID, USER_ID
+from mtlrec.schema import CATEGORY_ID, FEATURE, ID, INDEX, ITEM_ID, MEAN, PRICE, STD, USER_ID
+
+OOV = 0  # index of an id missing from the vocabulary (too rare, new, or beyond the table)
+WINDOWS = (1, 7, 30)  # days of history the count features sum
+HISTORY_DAYS = max(WINDOWS)
+COUNT_KINDS = ("impressions", "clicks", "carts", "purchases")
+TOP_CATEGORIES = 3
+CLICK_SEQUENCE = "user_click_seq"  # array<long> of item indexes, latest first, padded with OOV
 
 
 @dataclass(frozen=True)
 class SparseFeature:
-    """An id column hashed into `buckets` embedding rows."""
+    """An id column mapped to a vocabulary index in [0, buckets); 0 is out of vocabulary."""
 
     name: str  # the index column in samples, e.g. "user_idx"
-    source: str  # the raw id column it is hashed from
-    buckets: int
+    source: str  # the raw id column it is looked up from
+    buckets: int  # the model's embedding rows; indexes at or beyond it become OOV
 
 
-# Dense features, in tensor order. `features` computes them point-in-time correct.
-USER_DENSE = (
-    "user_log_impressions",
-    "user_log_clicks",
-    "user_log_purchases",
-    "user_ctr",
-    "user_cvr",
+@dataclass(frozen=True)
+class DenseFeature:
+    """A dense input: its raw column, log1p or not, and its value for an id without history.
+
+    `default=None` means "no evidence": after standardising it becomes 0, the train mean.
+    """
+
+    name: str
+    log: bool = False
+    default: float | None = 0.0
+    source: str = ""  # the raw column; empty: same as `name`
+
+    @property
+    def column(self) -> str:
+        return self.source or self.name
+
+
+def count_name(prefix: str, kind: str, days: int) -> str:
+    return f"{prefix}_{kind}_{days}d"
+
+
+def _counts(prefix: str, windows: tuple[int, ...]) -> list[DenseFeature]:
+    return [DenseFeature(count_name(prefix, k, w), log=True) for k in COUNT_KINDS for w in windows]
+
+
+def _rates(prefix: str) -> list[DenseFeature]:
+    return [
+        DenseFeature(f"{prefix}_ctr_30d", default=None),
+        DenseFeature(f"{prefix}_cvr_30d", default=None),
+        DenseFeature(f"{prefix}_days_since_last", default=float(HISTORY_DAYS + 1)),
+    ]
+
+
+USER_FEATURES = (
+    *_counts("user", WINDOWS),
+    *_rates("user"),
+    DenseFeature("user_spend_30d", log=True),
+    *[DenseFeature(f"user_top{k}_share") for k in range(1, TOP_CATEGORIES + 1)],
 )
-ITEM_DENSE = (
-    "item_log_impressions",
-    "item_log_clicks",
-    "item_log_purchases",
-    "item_ctr",
-    "item_cvr",
-    "item_log_price",
+ITEM_FEATURES = (
+    *_counts("item", WINDOWS),
+    *_rates("item"),
+    # samples: the price shown on the exposure; scoring: the item's last known price
+    DenseFeature("item_price", log=True, default=None, source=PRICE),
+    DenseFeature("item_pop_pct", default=1.0),
 )
-DENSE = USER_DENSE + ITEM_DENSE
+CROSS_FEATURES = (*_counts("uc", (30,)), DenseFeature("uc_share_30d"))
+DENSE_FEATURES = USER_FEATURES + ITEM_FEATURES + CROSS_FEATURES
+
+# Dense features, in tensor order.
+USER_DENSE = tuple(f.name for f in USER_FEATURES)
+ITEM_DENSE = tuple(f.name for f in ITEM_FEATURES)
+CROSS_DENSE = tuple(f.name for f in CROSS_FEATURES)
+DENSE = USER_DENSE + ITEM_DENSE + CROSS_DENSE
 
 
 @dataclass(frozen=True)
@@ -72,12 +120,57 @@ def feature_layout(model: ModelConfig, tasks: tuple[str, ...]) -> FeatureLayout:
     )
 
 
-def bucket(column: str, buckets: int) -> Column:
-    """Stable hash of an id into [1, buckets); 0 is kept for a missing id."""
-    hashed = F.pmod(F.xxhash64(F.col(column)), F.lit(buckets - 1)) + F.lit(1)
-    return F.when(F.col(column).isNull(), F.lit(0)).otherwise(hashed).cast("long")
+def index_mapping(vocabulary: DataFrame, *, feature: SparseFeature) -> DataFrame:
+    """`feature.source` -> `feature.name` for every id of the vocabulary that fits the table."""
+    fits = F.col(INDEX) < F.lit(feature.buckets)
+    return vocabulary.where(F.col(FEATURE) == F.lit(feature.source)).select(
+        F.col(ID).alias(feature.source), F.when(fits, F.col(INDEX)).otherwise(F.lit(OOV)).alias(feature.name)
+    )
 
 
-def with_sparse_indices(df: DataFrame, *, layout: FeatureLayout) -> DataFrame:
-    """Add one hashed index column per sparse feature of `layout`."""
-    return df.withColumns({f.name: bucket(f.source, f.buckets) for f in layout.sparse})
+def with_sparse_indices(df: DataFrame, *, layout: FeatureLayout, vocabulary: DataFrame) -> DataFrame:
+    """Add one vocabulary index column per sparse feature of `layout` (OOV when unknown)."""
+    for feature in layout.sparse:
+        mapping = index_mapping(vocabulary, feature=feature)
+        df = df.join(mapping, on=feature.source, how="left").withColumn(
+            feature.name, F.coalesce(F.col(feature.name), F.lit(OOV)).cast("long")
+        )
+    return df
+
+
+def dense_sources(layout: FeatureLayout) -> frozenset[str]:
+    """The raw columns `with_dense_inputs` reads for `layout`."""
+    return frozenset(f.column for f in DENSE_FEATURES if f.name in layout.dense)
+
+
+def standardisation(stats: DataFrame) -> dict[str, tuple[float, float]]:
+    """The `feature_stats` table as feature -> (mean, std): one small row per feature."""
+    rows = stats.select(FEATURE, MEAN, STD).collect()
+    return {r[FEATURE]: (r[MEAN] or 0.0, r[STD] or 1.0) for r in rows}
+
+
+def _dense_value(feature: DenseFeature, stats: Mapping[str, tuple[float, float]] | None) -> Column:
+    value = F.col(feature.column).cast("double")
+    if feature.default is not None:
+        value = F.coalesce(value, F.lit(feature.default))
+    if feature.log:
+        value = F.log1p(F.greatest(value, F.lit(0.0)))
+    if stats is None:
+        return value
+    mean, std = stats[feature.name]
+    return F.coalesce((value - F.lit(mean)) / F.lit(std if std > 0 else 1.0), F.lit(0.0))
+
+
+def with_dense_inputs(
+    df: DataFrame, *, layout: FeatureLayout, stats: Mapping[str, tuple[float, float]] | None
+) -> DataFrame:
+    """Replace the raw feature columns by the model's dense inputs (float).
+
+    With `stats` (feature -> (mean, std) of the train split) the inputs are
+    standardised and a missing value is 0; without, they are the unstandardised
+    values the statistics are computed from (missing stays null).
+    """
+    by_name = {f.name: f for f in DENSE_FEATURES}
+    values = {name: _dense_value(by_name[name], stats) for name in layout.dense}
+    cast = "float" if stats is not None else "double"
+    return df.withColumns({name: value.cast(cast) for name, value in values.items()})

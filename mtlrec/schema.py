@@ -28,6 +28,15 @@ DT = "dt"
 # quarantine columns
 RAW = "raw"
 SOURCE_FILE = "source_file"
+SOURCE_DT = "source_dt"  # events: the run date (dt folder) the row was read from
+
+# dq_metrics columns (dt is the run date)
+READ = "read"
+CLEAN = "clean"
+DUPLICATES = "duplicates"
+QUARANTINED = "quarantined"
+LATE = "late"
+QUARANTINED_BY_REASON = "quarantined_by_reason"
 REASON = "reason"
 
 # truth columns
@@ -37,6 +46,23 @@ P_PURCHASE_GIVEN_CLICK = "p_purchase_given_click"
 # sample columns
 SPLIT = "split"
 TRAIN, VALID, TEST = "train", "valid", "test"
+LABELS = (CLICK, CART, PURCHASE)  # float label columns of `samples`
+SAMPLED = "sampled"  # true on exposures made up by negative sampling
+LABEL_OPEN = "label_open"  # true when an attribution window was still open at the run date
+KEEP_RATE = "keep_rate"  # the chance the row survived negative down-sampling
+WEIGHT = "weight"  # 1 / keep_rate: the row's training weight
+
+# vocabulary columns (one table for every id feature)
+FEATURE = "feature"  # the raw id column a vocabulary entry belongs to
+ID = "id"
+INDEX = "index"
+COUNT = "count"
+ADDED = "added"  # the run date the entry was appended
+
+# feature statistics columns (one row per dense feature)
+MEAN = "mean"
+STD = "std"
+SPEC = "spec"  # the features config the samples were built with, as JSON
 
 # recommendation columns
 RANK = "rank"
@@ -47,8 +73,14 @@ RUN_ID = "run_id"
 TRUTH_TABLE = "truth"
 EVENTS_TABLE = "events"
 QUARANTINE_TABLE = "quarantine"
+DQ_METRICS_TABLE = "dq_metrics"
+USER_CATEGORY_DAILY_TABLE = "user_category_daily"
+ITEM_DAILY_TABLE = "item_daily"
 USER_FEATURES_TABLE = "user_features"
 ITEM_FEATURES_TABLE = "item_features"
+USER_CATEGORY_FEATURES_TABLE = "user_category_features"
+VOCABULARY_TABLE = "vocabulary"
+FEATURE_STATS_TABLE = "feature_stats"
 SAMPLES_TABLE = "samples"
 RECOMMENDATIONS_TABLE = "recommendations"
 
@@ -85,5 +117,45 @@ QUARANTINE_SCHEMA = T.StructType(
         T.StructField(SOURCE_FILE, T.StringType(), False),
         T.StructField(RAW, T.StringType(), True),
         T.StructField(REASON, T.StringType(), False),
+    ]
+)
+
+# `events` as stored: EVENTS_SCHEMA plus the run date each row was read from. A late
+# event sits in the partition of its own date, so re-ingesting a run date replaces
+# the rows of that run date, wherever they are, and no others.
+STORED_EVENTS_SCHEMA = T.StructType(EVENTS_SCHEMA.fields + [T.StructField(SOURCE_DT, T.DateType(), False)])
+
+# one row per run date and ingest; read = clean + duplicates + quarantined
+DQ_METRICS_SCHEMA = T.StructType(
+    [
+        T.StructField(DT, T.DateType(), False),
+        T.StructField(READ, T.LongType(), False),
+        T.StructField(CLEAN, T.LongType(), False),
+        T.StructField(DUPLICATES, T.LongType(), False),
+        T.StructField(QUARANTINED, T.LongType(), False),
+        T.StructField(LATE, T.LongType(), False),
+        T.StructField(QUARANTINED_BY_REASON, T.MapType(T.StringType(), T.LongType(), False), False),
+        T.StructField(RUN_ID, T.StringType(), False),
+    ]
+)
+
+# id -> embedding index, append-only: a known id keeps its index across runs
+VOCABULARY_SCHEMA = T.StructType(
+    [
+        T.StructField(FEATURE, T.StringType(), False),
+        T.StructField(ID, T.StringType(), False),
+        T.StructField(INDEX, T.LongType(), False),
+        T.StructField(COUNT, T.LongType(), False),
+        T.StructField(ADDED, T.DateType(), False),
+    ]
+)
+
+# the train split's mean and std of each dense feature, as the samples were standardised
+FEATURE_STATS_SCHEMA = T.StructType(
+    [
+        T.StructField(FEATURE, T.StringType(), False),
+        T.StructField(MEAN, T.DoubleType(), True),
+        T.StructField(STD, T.DoubleType(), True),
+        T.StructField(SPEC, T.StringType(), False),
     ]
 )

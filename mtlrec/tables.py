@@ -54,6 +54,40 @@ def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date]) -> int:
     return version(df.sparkSession, path)
 
 
+def replace_rows(df: DataFrame, path: str, *, column: str, values: Iterable[dt.date], dates: Iterable[dt.date]) -> int:
+    """In one commit, replace the rows whose `column` is in `values` with `df`.
+
+    `dates` bound the `dt` partitions those rows may sit in (so Delta prunes the
+    rest). Every row of `df` must match, or Delta fails the write. For a table whose
+    rows of one run date are spread over several `dt` partitions (late events).
+    """
+    days, keys = sorted(set(dates)), sorted(set(values))
+    if not days or not keys:
+        raise ValueError(f"replace_rows({path}): no dates or values given")
+    # not BETWEEN: Delta 4.2 fails a replaceWhere with BETWEEN on an existing table
+    # ("Invalid call to nullable on unresolved object")
+    literals = ", ".join(f"DATE'{v.isoformat()}'" for v in keys)
+    predicate = (
+        f"{DT} >= DATE'{days[0].isoformat()}' AND {DT} <= DATE'{days[-1].isoformat()}' AND {column} IN ({literals})"
+    )
+    (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT).save(path))
+    return version(df.sparkSession, path)
+
+
+def insert_new(df: DataFrame, path: str, *, keys: Iterable[str]) -> int:
+    """MERGE in the rows of `df` whose `keys` the table lacks; never update a row.
+
+    Creates the table from `df` when absent. Re-running with the same rows inserts
+    nothing, so appending to an append-only table (a vocabulary) is idempotent.
+    """
+    spark = df.sparkSession
+    if not exists(spark, path):
+        return overwrite(df, path)
+    matched = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), matched).whenNotMatchedInsertAll().execute()
+    return version(spark, path)
+
+
 def version(spark: SparkSession, path: str) -> int:
     """The latest committed version of the Delta table at `path`."""
     row = DeltaTable.forPath(spark, path).history(1).select("version").first()

@@ -56,7 +56,7 @@ def test_spark_submit_script_runs_a_stage_in_local_mode(tmp_path: Path) -> None:
             "--set",
             f"paths.root={tmp_path}",
             "--set",
-            "generate.impressions=3000",
+            "generate.events=3000",
         ],
         cwd=tmp_path,
         env=env,
@@ -66,7 +66,8 @@ def test_spark_submit_script_runs_a_stage_in_local_mode(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "raw").glob("dt=*")) == [f"dt=2026-11-0{d}" for d in range(1, 8)]
-    assert deltalake.DeltaTable(str(tmp_path / "tables" / "truth")).to_pyarrow_table().num_rows == 3000
+    # one truth row per impression; the funnel makes ~3000 events of them
+    assert 2000 < deltalake.DeltaTable(str(tmp_path / "tables" / "truth")).to_pyarrow_table().num_rows < 3000
 
 
 def test_json_log_format_writes_one_json_object_per_line() -> None:

@@ -159,7 +159,7 @@ def test_validate_accepts_every_registered_model_name(name: str) -> None:
     validate(cfg, source="<test>")
 
 
-@pytest.mark.parametrize("name", ["esmm", "MMoE", ""])
+@pytest.mark.parametrize("name", ["dcn", "MMoE", ""])
 def test_validate_rejects_a_model_name_not_in_the_registry(name: str) -> None:
     assert name not in MODELS
     cfg = dataclasses.replace(Config(), model=ModelConfig(name=name))

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mtlrec.metrics import auc, auc_from_counts, logloss
+from mtlrec.metrics import auc, auc_from_counts, gauc, logloss
 
 
 def pairwise_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -83,3 +83,30 @@ def test_logloss_clips_certain_wrong_predictions_to_a_finite_loss() -> None:
     expected = (2 * -math.log(1e-7) - math.log(1 - 1e-7)) / 3
 
     assert logloss(labels, probs) == pytest.approx(expected, rel=1e-9)
+
+
+def test_gauc_is_each_users_pairwise_auc_weighted_by_the_users_rows() -> None:
+    rng = np.random.default_rng(5)
+    users = rng.integers(0, 8, size=120)
+    scores = rng.integers(0, 4, size=120) / 3.0  # ties within users
+    labels = rng.integers(0, 2, size=120)
+    labels[users == 7] = 1  # a user with positives only has no AUC and is left out
+
+    per_user = [(pairwise_auc(labels[users == u], scores[users == u]), (users == u).sum()) for u in range(7)]
+    expected = sum(a * n for a, n in per_user) / sum(n for _, n in per_user)
+
+    assert gauc(labels, scores, users) == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_row_weight_of_two_counts_like_the_row_twice() -> None:
+    labels = np.array([1, 0, 1, 0, 0])
+    probs = np.array([0.8, 0.3, 0.4, 0.6, 0.1])
+    users = np.array([1, 1, 2, 2, 2])
+    weights = np.array([2.0, 1.0, 1.0, 1.0, 1.0])
+    twice = np.r_[0, np.arange(5)]
+
+    assert auc(labels, probs, weights) == pytest.approx(auc(labels[twice], probs[twice]), abs=1e-12)
+    assert logloss(labels, probs, weights) == pytest.approx(logloss(labels[twice], probs[twice]), abs=1e-12)
+    assert gauc(labels, probs, users, weights) == pytest.approx(
+        gauc(labels[twice], probs[twice], users[twice]), abs=1e-12
+    )

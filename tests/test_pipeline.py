@@ -15,7 +15,7 @@ from mtlrec import storage
 from mtlrec.cli import STAGES, main
 
 TINY = [
-    "generate.impressions=30000",
+    "generate.events=35000",
     "generate.users=600",
     "generate.items=250",
     "train.epochs=3",
@@ -53,8 +53,14 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
         S.TRUTH_TABLE,
         S.EVENTS_TABLE,
         S.QUARANTINE_TABLE,
+        S.DQ_METRICS_TABLE,
+        S.USER_CATEGORY_DAILY_TABLE,
+        S.ITEM_DAILY_TABLE,
         S.USER_FEATURES_TABLE,
         S.ITEM_FEATURES_TABLE,
+        S.USER_CATEGORY_FEATURES_TABLE,
+        S.VOCABULARY_TABLE,
+        S.FEATURE_STATS_TABLE,
         S.SAMPLES_TABLE,
         S.RECOMMENDATIONS_TABLE,
     }
@@ -87,7 +93,7 @@ def test_model_beats_chance_on_test_clicks_and_records_its_lineage(run_summary: 
     model_dir = Path(run_summary["artifacts"]["model"])
     metadata = storage.read_json(str(model_dir / "metadata.json"))
     assert metadata["tables"][S.SAMPLES_TABLE]["version"] == run_summary["tables"][S.SAMPLES_TABLE]["version"]
-    assert metadata["config"]["generate"]["impressions"] == 30000
+    assert metadata["config"]["generate"]["events"] == 35000
     assert (model_dir / "model.pt").stat().st_size > 0
 
 
@@ -97,11 +103,12 @@ def test_rerunning_ingest_replaces_its_dates_without_duplicates(
 ) -> None:
     root = run_summary["config"]["paths"]["root"]
     events_path = run_summary["tables"][S.EVENTS_TABLE]["path"]
-    before = spark.read.format("delta").load(events_path)
+    version = run_summary["tables"][S.EVENTS_TABLE]["version"]
+    before = spark.read.format("delta").option("versionAsOf", version).load(events_path)
     before_rows = before.count()
     code = main(["ingest", "--conf", "conf/local.yaml", "--set", f"paths.root={root}", "--new-run"])
     assert code == 0
     after = spark.read.format("delta").load(events_path)
     assert after.count() == before_rows
     assert after.select(S.EVENT_ID).distinct().count() == before_rows
-    assert before.exceptAll(after).count() == 0
+    assert before.exceptAll(after).count() == 0 and after.exceptAll(before).count() == 0

@@ -7,8 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import ray
@@ -57,10 +57,8 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_train_job_submitted_with_ray_cli_writes_the_model(
-    spark: SparkSession, ray_head: str, tmp_path: Path
-) -> None:
-    overrides = [f"paths.root={tmp_path}", "generate.impressions=6000", "generate.users=300", "generate.items=100"]
+def test_train_job_submitted_with_ray_cli_writes_the_model(spark: SparkSession, ray_head: str, tmp_path: Path) -> None:
+    overrides = [f"paths.root={tmp_path}", "generate.events=8000", "generate.users=300", "generate.items=100"]
     sets = [a for o in overrides for a in ("--set", o)]
     for stage in ("generate", "ingest", "features"):
         assert main([stage, "--conf", "conf/local.yaml", *sets]) == 0
@@ -82,6 +80,7 @@ def test_train_job_submitted_with_ray_cli_writes_the_model(
     summary = storage.read_json(f"{tmp_path}/runs/latest.json")
     model = Path(summary["artifacts"]["model"])
     assert (model / "model.pt").stat().st_size > 0
-    assert storage.read_json(str(model / "metadata.json"))["tables"]["samples"]["version"] == (
-        summary["tables"]["samples"]["version"]
+    assert (
+        storage.read_json(str(model / "metadata.json"))["tables"]["samples"]["version"]
+        == (summary["tables"]["samples"]["version"])
     )

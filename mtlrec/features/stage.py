@@ -1,83 +1,163 @@
-"""`mtlrec features`: Delta `events` -> `user_features`, `item_features`, `samples`."""
+"""`mtlrec features`: Delta `events` -> point-in-time features, vocabulary and `samples`.
+
+Daily incremental: a run aggregates only the event days not built yet (or
+`features.dates`), then rebuilds the feature rows and samples that depend on them
+(`plan.py`). Re-running a day replaces its partitions, so it is idempotent. A change
+of the settings the samples depend on (their `spec`) rebuilds everything.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
+from typing import Any
 
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec import tables
 from mtlrec.config import Config
-from mtlrec.features import transforms as T
-from mtlrec.layout import feature_layout
+from mtlrec.features import build, samples
+from mtlrec.features.build import Context
+from mtlrec.features.plan import Plan, label_span_days, plan_days
+from mtlrec.layout import DENSE, FeatureLayout, feature_layout, standardisation
 from mtlrec.spark_session import get_spark
 from mtlrec.summary import RunSummary, StageReport
 
 log = logging.getLogger(__name__)
 
+FEATURE_TABLES = (
+    S.USER_CATEGORY_DAILY_TABLE,
+    S.ITEM_DAILY_TABLE,
+    S.USER_FEATURES_TABLE,
+    S.ITEM_FEATURES_TABLE,
+    S.USER_CATEGORY_FEATURES_TABLE,
+)
+OUTPUTS = (*FEATURE_TABLES, S.VOCABULARY_TABLE, S.FEATURE_STATS_TABLE, S.SAMPLES_TABLE)
+# settings that change how fast, not what, the stage writes
+_NOT_IN_SPEC = ("dates", "rebuild", "salt_buckets", "hot_key_rows", "broadcast_item_rows")
+
+
+def samples_spec(cfg: Config) -> str:
+    """What the samples depend on, as canonical JSON: the features config and the layout."""
+    features = {k: v for k, v in cfg.to_dict()["features"].items() if k not in _NOT_IN_SPEC}
+    features = {k: v for k, v in features.items() if not k.startswith("leakage_")}
+    layout = feature_layout(cfg.model, cfg.train.tasks)
+    return json.dumps(
+        {"features": features, "sparse": [[f.name, f.buckets] for f in layout.sparse], "dense": list(DENSE)},
+        sort_keys=True,
+    )
+
+
+def _stored_spec(spark: SparkSession, path: str) -> str | None:
+    if not tables.exists(spark, path):
+        return None
+    row = tables.read(spark, path).select(S.SPEC).first()
+    return None if row is None else str(row[S.SPEC])
+
+
+def _table_days(spark: SparkSession, path: str) -> set[dt.date]:
+    return {r[S.DT] for r in tables.read(spark, path).select(S.DT).distinct().collect()}
+
+
+def _build_samples(
+    ctx: Context, events: DataFrame, plan: Plan, versions: dict[str, int], *, layout: FeatureLayout, spec: str
+) -> dict[str, int]:
+    spark, path = ctx.spark, ctx.path
+    out = dict(versions)
+    if plan.full_samples:
+        out[S.VOCABULARY_TABLE] = build.update_vocabulary(ctx, events)
+    else:
+        out[S.VOCABULARY_TABLE] = tables.version(spark, path(S.VOCABULARY_TABLE))
+    from_clicks = build.exposures_from_clicks(events, ctx.cfg.features.exposures)
+    raw = build.raw_samples(ctx, events, plan, layout=layout, from_clicks=from_clicks).persist()
+    if plan.full_samples:
+        stats = build.train_stats(raw, layout=layout).withColumn(S.SPEC, F.lit(spec))
+        out[S.FEATURE_STATS_TABLE] = tables.overwrite(stats, path(S.FEATURE_STATS_TABLE))
+    else:
+        out[S.FEATURE_STATS_TABLE] = tables.version(spark, path(S.FEATURE_STATS_TABLE))
+    stats_table = ctx.table(S.FEATURE_STATS_TABLE)
+    finished = samples.finished(raw, layout=layout, stats=standardisation(stats_table))
+    out[S.SAMPLES_TABLE] = build.write_days(finished, path(S.SAMPLES_TABLE), days=plan.samples, full=plan.full_samples)
+    raw.unpersist()
+    log.info("features: samples of %d day(s), %s exposures", len(plan.samples), "sampled" if from_clicks else "logged")
+    return out
+
+
+def _split_metrics(written: DataFrame) -> dict[str, dict[str, Any]]:
+    aggs = [F.count(F.lit(1)).alias("rows"), *[F.avg(t).alias(f"{t}_rate") for t in S.LABELS]]
+    aggs += [F.avg(F.col(c).cast("double")).alias(f"{c}_share") for c in (S.SAMPLED, S.LABEL_OPEN)]
+    rows = written.groupBy(S.SPLIT).agg(*aggs, F.sum(S.WEIGHT).alias("weight")).collect()
+    return {
+        r[S.SPLIT]: {k: (None if v is None else float(v)) for k, v in r.asDict().items() if k != S.SPLIT} for r in rows
+    }
+
+
+def _vocabulary_metrics(vocab: DataFrame, layout: FeatureLayout) -> dict[str, dict[str, int]]:
+    buckets = {f.source: f.buckets for f in layout.sparse}
+    rows = vocab.groupBy(S.FEATURE).agg(F.count(F.lit(1)).alias("size"), F.max(S.INDEX).alias("last")).collect()
+    return {
+        r[S.FEATURE]: {
+            "size": int(r["size"]),
+            "beyond_table": max(0, int(r["last"]) + 1 - buckets.get(r[S.FEATURE], 0)),
+        }
+        for r in rows
+    }
+
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
-    root, fc = cfg.paths.root, cfg.features
+    fc = cfg.features
+    path = functools.partial(tables.table_path, cfg.paths.root)
     events_version = summary.table_version(S.EVENTS_TABLE)
-    events = tables.read(spark, tables.table_path(root, S.EVENTS_TABLE), events_version)
-    last = events.agg(F.max(S.DT).alias("last")).first()
-    if last is None or last["last"] is None:
+    events = tables.read(spark, path(S.EVENTS_TABLE), events_version)
+    days = sorted(r[S.DT] for r in events.select(S.DT).distinct().collect())
+    if not days:
         raise ValueError(f"events table (version {events_version}) is empty: nothing to build features from")
-    end: dt.date = last["last"] + dt.timedelta(days=1)
-    # smoothing priors from the training days only, so valid and test stay unseen
-    priors = T.population_rates(events.where(F.col(S.DT) < F.lit(fc.valid_start)))
-    log.info("features: events v%d, point-in-time features up to %s", events_version, end)
-
-    users = T.user_features(
-        T.history(T.daily_counts(events, key=S.USER_ID), key=S.USER_ID, end=end),
-        priors=priors,
-        smoothing=fc.smoothing,
-    )
-    items = T.item_features(
-        T.history(T.daily_counts(events, key=S.ITEM_ID), key=S.ITEM_ID, end=end),
-        priors=priors,
-        smoothing=fc.smoothing,
-    )
-    versions = {
-        S.USER_FEATURES_TABLE: tables.overwrite(
-            users, tables.table_path(root, S.USER_FEATURES_TABLE), partition_by=[S.DT]
-        ),
-        S.ITEM_FEATURES_TABLE: tables.overwrite(
-            items, tables.table_path(root, S.ITEM_FEATURES_TABLE), partition_by=[S.DT]
-        ),
-    }
-    # samples join the feature tables as written, the versions recorded above
-    labelled = T.labelled_impressions(
-        events, click_minutes=fc.click_window_minutes, purchase_hours=fc.purchase_window_hours
-    )
-    samples = T.samples(
-        labelled,
-        users=tables.read(spark, tables.table_path(root, S.USER_FEATURES_TABLE), versions[S.USER_FEATURES_TABLE]),
-        items=tables.read(spark, tables.table_path(root, S.ITEM_FEATURES_TABLE), versions[S.ITEM_FEATURES_TABLE]),
-        layout=feature_layout(cfg.model, cfg.train.tasks),
+    ctx = Context(spark=spark, cfg=cfg, path=path, end=days[-1] + dt.timedelta(days=1))
+    spec = samples_spec(cfg)
+    stored = _stored_spec(spark, path(S.FEATURE_STATS_TABLE))
+    full = fc.rebuild or stored != spec or not all(tables.exists(spark, path(n)) for n in FEATURE_TABLES)
+    plan = plan_days(
+        days,
+        built=set() if full else _table_days(spark, path(S.USER_CATEGORY_DAILY_TABLE)),
+        requested=fc.dates,
+        full=full,
+        span=label_span_days(click_minutes=fc.click_window_minutes, attribution_hours=fc.attribution_hours),
         valid_start=fc.valid_start,
-        test_start=fc.test_start,
+        samples_ready=stored == spec and tables.exists(spark, path(S.SAMPLES_TABLE)),
     )
-    samples_path = tables.table_path(root, S.SAMPLES_TABLE)
-    versions[S.SAMPLES_TABLE] = tables.overwrite(samples, samples_path, partition_by=[S.DT])
-    written = tables.read(spark, samples_path, versions[S.SAMPLES_TABLE])
-    by_split = {
-        row[S.SPLIT]: {
-            "rows": int(row["rows"]),
-            "click_rate": float(row["click"]),
-            "purchase_rate": float(row["purchase"]),
-        }
-        for row in written.groupBy(S.SPLIT)
-        .agg(F.count(F.lit(1)).alias("rows"), F.avg(S.CLICK).alias("click"), F.avg(S.PURCHASE).alias("purchase"))
-        .collect()
-    }
+    log.info("features: events v%d, building %s", events_version, plan)
+    layout = feature_layout(cfg.model, cfg.train.tasks)
+    versions: dict[str, int] = {}
+    if not plan.empty:
+        versions |= build.build_daily(ctx, events, plan)
+        versions |= build.build_features(ctx, plan)
+        versions |= _build_samples(ctx, events, plan, versions, layout=layout, spec=spec)
+    versions = {name: versions.get(name, -1) for name in OUTPUTS}
+    versions = {name: v if v >= 0 else tables.version(spark, path(name)) for name, v in versions.items()}
+
+    written = ctx.table(S.SAMPLES_TABLE)
+    leakage = build.leakage_guard(written, fc=fc, features=layout.dense)
+    by_split = _split_metrics(written)
     log.info("features: samples by split %s", by_split)
+    vocab = ctx.table(S.VOCABULARY_TABLE)
+    built = {"daily": plan.daily, "features": plan.features, "samples": plan.samples}
     return StageReport(
         rows_in=events.count(),
         rows_out=sum(int(s["rows"]) for s in by_split.values()),
         tables=versions,
-        metrics={"samples": by_split, "features": {"scoring_date": end.isoformat()}},
+        metrics={
+            "samples": by_split,
+            "features": {
+                "scoring_date": ctx.end.isoformat(),
+                "built": {k: [d.isoformat() for d in v] for k, v in built.items()},
+                "full_rebuild": plan.full,
+                "vocabulary": _vocabulary_metrics(vocab, layout),
+                "leakage_auc": leakage,
+            },
+        },
     )

@@ -1,42 +1,82 @@
-"""`mtlrec generate`: write a synthetic raw log and its ground truth."""
+"""`mtlrec generate`: write a synthetic dirty raw log, its manifest and its ground truth."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import Any
 
 from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec import tables
-from mtlrec.config import Config
-from mtlrec.generate import logs
+from mtlrec import storage, tables
+from mtlrec.config import Config, GenerateConfig
+from mtlrec.generate import dirt, logs, render
 from mtlrec.spark_session import get_spark
 from mtlrec.summary import RunSummary, StageReport
 
 log = logging.getLogger(__name__)
 
+MANIFEST = "_manifest.json"  # next to the dt= folders; Spark and Hadoop skip `_` files
+
+
+def manifest_path(raw: str) -> str:
+    return f"{raw.rstrip('/')}/{MANIFEST}"
+
+
+def labelled_lines(spark: SparkSession, gen: GenerateConfig, imps: DataFrame) -> DataFrame:
+    """Every output line (or row) of the log with its `dt` folder and `kind`."""
+    last_day = gen.start_date + dt.timedelta(days=gen.days - 1)
+    rates = dirt.event_rates(gen.dirt, gen.format)
+    labelled = dirt.spoil_fields(dirt.assign(logs.funnel(imps, cfg=gen), seed=gen.seed, rates=rates, last_day=last_day))
+    bots = logs.bot_events(spark, gen).select(*S.RAW_SCHEMA.fieldNames(), S.DT, F.lit(dirt.BOT).alias(dirt.KIND))
+    rows = labelled.unionByName(bots)
+    if gen.format == "json":
+        return render.json_lines(rows, seed=gen.seed)
+    if gen.format == "csv":
+        return render.csv_lines(rows, seed=gen.seed)
+    return render.parquet_rows(rows)
+
+
+def write(lines: DataFrame, *, gen: GenerateConfig, out: str) -> None:
+    writer = lines.drop(dirt.KIND).write.mode("overwrite").partitionBy(S.DT)
+    if gen.format == "parquet":
+        writer.parquet(out)
+    else:
+        writer.option("compression", gen.compression).text(out)
+
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
-    """Write gzip JSON lines under `<root>/raw/dt=YYYY-MM-DD/` and Delta `truth`."""
+    """Write the log under `<root>/raw/dt=YYYY-MM-DD/`, `_manifest.json` and Delta `truth`."""
     spark = get_spark(cfg.spark)
     gen = cfg.generate
     imps = logs.impressions(spark, gen)
-    lines = logs.json_lines(logs.events(imps, cfg=gen), seed=gen.seed, malformed_rate=gen.malformed_rate)
-    lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
+    lines = labelled_lines(spark, gen, imps).persist(StorageLevel.MEMORY_AND_DISK)
     out = tables.raw_path(cfg.paths.root)
-    log.info("generate: writing %d impressions' events to %s", gen.impressions, out)
-    (lines.select("value", S.DT).write.mode("overwrite").partitionBy(S.DT).option("compression", "gzip").text(out))
-    # one row per malformed kind plus the clean lines: a result of fixed size
-    counts = {
-        (row["kind"] or "clean"): int(row["n"])
-        for row in lines.groupBy("kind").agg(F.count(F.lit(1)).alias("n")).collect()
-    }
+    log.info("generate: about %d events as %s (%s) to %s", gen.events, gen.format, gen.compression, out)
+    write(lines, gen=gen, out=out)
+    # one row per (folder, kind): a result of fixed size
+    per_day: dict[str, dict[str, int]] = {}
+    for row in lines.groupBy(S.DT, dirt.KIND).agg(F.count(F.lit(1)).alias("n")).collect():
+        per_day.setdefault(row[S.DT].isoformat(), {})[row[dirt.KIND]] = int(row["n"])
     lines.unpersist()
+    totals: dict[str, int] = {}
+    for kinds in per_day.values():
+        for kind, n in kinds.items():
+            totals[kind] = totals.get(kind, 0) + n
+    manifest: dict[str, Any] = {
+        "format": gen.format,
+        "compression": "snappy" if gen.format == "parquet" else gen.compression,
+        "lines": dict(sorted(per_day.items())),
+        "totals": dict(sorted(totals.items())),
+    }
+    storage.write_json(manifest_path(out), manifest)
     truth_version = tables.overwrite(logs.truth(imps), tables.table_path(cfg.paths.root, S.TRUTH_TABLE))
     return StageReport(
-        rows_out=sum(counts.values()),
+        rows_out=sum(totals.values()),
         tables={S.TRUTH_TABLE: truth_version},
-        metrics={"generate": {"lines": counts}},
-        artifacts={"raw": out},
+        metrics={"generate": {"lines": manifest["totals"]}},
+        artifacts={"raw": out, "raw_manifest": manifest_path(out)},
     )

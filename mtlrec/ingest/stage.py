@@ -1,100 +1,181 @@
-"""`mtlrec ingest`: raw log lines of some dates -> Delta `events` and `quarantine`."""
+"""`mtlrec ingest`: raw logs of some run dates -> Delta `events`, `quarantine`, `dq_metrics`.
+
+A run date is a `dt=YYYY-MM-DD` folder of the input. Its events land in the partition
+of their own date (a late event in an earlier one), tagged with the run date
+(`source_dt`); re-ingesting run dates replaces, in one commit, exactly the rows those
+run dates wrote before (`replaceWhere` on `source_dt`), so a re-run leaves `events`
+identical and a late event is never stored twice. `quarantine` and `dq_metrics` are
+partitioned by run date and replaced the same way.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec import storage, tables
+from mtlrec import tables
 from mtlrec.config import Config
-from mtlrec.ingest import transforms
+from mtlrec.ingest import parse, quality, sources
+from mtlrec.ingest import transforms as T
+from mtlrec.ingest.mapping import Mapping, load_mapping
+from mtlrec.ingest.sources import IngestError
 from mtlrec.spark_session import get_spark
 from mtlrec.summary import RunSummary, StageReport
 
 log = logging.getLogger(__name__)
 
 
-class IngestError(RuntimeError):
-    """The input cannot be ingested as configured."""
+def records(spark: SparkSession, cfg: Config, mapping: Mapping, path: str, dates: Sequence[dt.date]) -> DataFrame:
+    """The run dates' records, parsed by the configured format (`parse`)."""
+    fmt, sep = cfg.input.format, cfg.input.separator
+    files = sources.data_files(spark, path, dates)
+    if fmt == "parquet":
+        return parse.parquet_records(sources.read_parquet(spark, path, dates, mapping.fields), mapping=mapping)
+    lines = sources.read_lines(spark, path, dates)
+    if fmt == "json":
+        return parse.parse_json_lines(lines, mapping=mapping)
+    columns = list(mapping.fields)
+    if cfg.input.header:
+        header, columns = sources.csv_header(spark, files[0], sep)
+        missing = sorted(set(mapping.fields) - set(columns))
+        if missing:
+            raise IngestError(f"{files[0]}: header {columns} lacks the mapping's field(s) {missing}")
+        lines = parse.drop_lines(lines, line=header)
+    return parse.parse_csv_lines(lines, mapping=mapping, columns=columns, separator=sep)
 
 
-def input_dates(path: str) -> list[dt.date]:
-    """The dates of the `dt=YYYY-MM-DD` folders under `path`."""
-    if not storage.exists(path):
-        raise IngestError(f"input path {path} does not exist")
-    dates = []
-    for name in storage.list_dirs(path):
-        key, _, value = name.partition("=")
-        if key == S.DT:
-            try:
-                dates.append(dt.date.fromisoformat(value))
-            except ValueError:
-                raise IngestError(f"{path}/{name}: folder name is not dt=YYYY-MM-DD") from None
-    if not dates:
-        raise IngestError(f"input path {path} has no dt=YYYY-MM-DD folders")
-    return dates
+def existing_ids(spark: SparkSession, path: str, dates: Sequence[dt.date], lookback_days: int) -> DataFrame:
+    """Ids other run dates already stored, within the lookback (none on a first run)."""
+    if not tables.exists(spark, path):
+        return spark.createDataFrame([], f"{S.EVENT_ID} string")
+    stored = tables.read(spark, path)
+    if S.SOURCE_DT not in stored.columns:
+        raise IngestError(
+            f"the events table at {path} predates ingest's {S.SOURCE_DT} column: "
+            "delete it (ingest rebuilds it from the raw logs) or use a new paths.root"
+        )
+    return T.existing_ids(stored, dates=list(dates), lookback_days=lookback_days)
 
 
-def read_lines(spark: SparkSession, path: str, dates: list[dt.date]) -> DataFrame:
-    """The text lines of the given dates with their source file and `dt`."""
-    folders = [f"{path}/{S.DT}={d.isoformat()}" for d in dates]
-    return (
-        spark.read.option("basePath", path)
-        .text(folders)
-        .select("value", F.col("_metadata.file_path").alias(S.SOURCE_FILE), F.col(S.DT).cast("date"))
+def validated_records(spark: SparkSession, cfg: Config, mapping: Mapping, path: str, dates: list[dt.date]) -> DataFrame:
+    """Every record of the run dates, canonical and validated (bots and duplicates to come)."""
+    ic = cfg.ingest
+    return T.validate(
+        T.canonical(records(spark, cfg, mapping, path, dates), mapping=mapping),
+        mapping=mapping,
+        fmt=cfg.input.format,
+        late_days=ic.late_days,
+        clock_skew_minutes=ic.clock_skew_minutes,
+        max_price=ic.max_price,
     )
+
+
+def marked_records(
+    spark: SparkSession, cfg: Config, validated: DataFrame, dates: list[dt.date]
+) -> tuple[DataFrame, list[DataFrame]]:
+    """The validated records with bots flagged and duplicates marked, and what it keeps.
+
+    The bots and the contested ids are few: kept and counted first, so the planner
+    knows their size and broadcasts them (or not, at a scale where they are many).
+    """
+    ic = cfg.ingest
+    bots = kept(T.bot_users(validated, max_per_minute=ic.bot_events_per_minute), "bot user-days")
+    flagged = T.drop_valid_raw(T.flag_bots(validated, bots=bots))
+    existing = existing_ids(spark, tables.table_path(cfg.paths.root, S.EVENTS_TABLE), dates, ic.dedup_lookback_days)
+    contested = kept(T.contested_ids(flagged, existing=existing), "ids seen twice or stored")
+    return T.mark_duplicates(flagged, contested=contested), [bots, contested]
+
+
+def kept(df: DataFrame, what: str) -> DataFrame:
+    """`df`, computed once and kept: its size is known when it is joined."""
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    log.info("ingest: %d %s", df.count(), what)
+    return df
+
+
+def event_dates(cfg: Config, dates: Sequence[dt.date]) -> list[dt.date]:
+    """The `dt` partitions the events of `dates` may land in."""
+    return [min(dates) - dt.timedelta(days=cfg.ingest.late_days), max(dates) + dt.timedelta(days=1)]
+
+
+def stored_counts(
+    spark: SparkSession, cfg: Config, versions: dict[str, int], dates: list[dt.date]
+) -> tuple[dict[dt.date, int], dict[dt.date, int], dict[dt.date, int]]:
+    """Clean and late events, and quarantine rows, per run date, as the tables hold them."""
+    root = cfg.paths.root
+    first, last = event_dates(cfg, dates)
+    events = tables.read(spark, tables.table_path(root, S.EVENTS_TABLE), versions[S.EVENTS_TABLE])
+    clean, late = {}, {}
+    for row in (
+        events.where(F.col(S.DT).between(first, last) & F.col(S.SOURCE_DT).isin(*dates))
+        .groupBy(S.SOURCE_DT)
+        .agg(F.count(F.lit(1)).alias("n"), F.count_if(F.col(S.DT) < F.col(S.SOURCE_DT)).alias("late"))
+        .collect()
+    ):
+        clean[row[S.SOURCE_DT]], late[row[S.SOURCE_DT]] = int(row["n"]), int(row["late"])
+    held = tables.read(spark, tables.table_path(root, S.QUARANTINE_TABLE), versions[S.QUARANTINE_TABLE])
+    quarantined = {
+        row[S.DT]: int(row["n"])
+        for row in held.where(F.col(S.DT).isin(*dates)).groupBy(S.DT).agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    return clean, late, quarantined
+
+
+def write_events(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> dict[str, int]:
+    root = cfg.paths.root
+    return {
+        S.EVENTS_TABLE: tables.replace_rows(
+            T.clean_events(marked),
+            tables.table_path(root, S.EVENTS_TABLE),
+            column=S.SOURCE_DT,
+            values=dates,
+            dates=event_dates(cfg, dates),
+        ),
+        S.QUARANTINE_TABLE: tables.replace_dates(
+            T.quarantine(marked), tables.table_path(root, S.QUARANTINE_TABLE), dates
+        ),
+    }
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
+    mapping = load_mapping(cfg.input.mapping)
     path = cfg.input.path or tables.raw_path(cfg.paths.root)
-    present = input_dates(path)
-    dates = sorted(cfg.ingest.dates or present)
-    absent = sorted(set(dates) - set(present))
-    if absent:
-        raise IngestError(f"input path {path} has no folder for {', '.join(map(str, absent))}")
-    log.info("ingest: %d date(s) from %s (%s .. %s)", len(dates), path, dates[0], dates[-1])
-
-    parsed = transforms.parse_json_lines(read_lines(spark, path, dates)).persist(StorageLevel.MEMORY_AND_DISK)
-    events = transforms.drop_duplicates(transforms.valid_events(parsed))
-    root = cfg.paths.root
-    events_version = tables.replace_dates(events, tables.table_path(root, S.EVENTS_TABLE), dates)
-    quarantine_version = tables.replace_dates(
-        transforms.quarantine(parsed), tables.table_path(root, S.QUARANTINE_TABLE), dates
+    fmt = cfg.input.format
+    with sources.named_read_errors():
+        present = sources.input_dates(spark, path)
+        dates = sources.run_dates(present, dates=cfg.ingest.dates, date_range=cfg.ingest.date_range, path=path)
+        log.info("ingest: %d run date(s) of %s from %s (%s .. %s)", len(dates), fmt, path, dates[0], dates[-1])
+        # parsing is the costly part: once, kept (the bots and ids are found in it),
+        # then the marked records, whose valid ones dropped their raw text, for the writes
+        validated = validated_records(spark, cfg, mapping, path, dates).persist(StorageLevel.MEMORY_AND_DISK)
+        cached = [validated]
+        try:
+            marked, helpers = marked_records(spark, cfg, validated, dates)
+            cached += [*helpers, marked.persist(StorageLevel.MEMORY_AND_DISK)]
+            tally = [row.asDict() for row in T.tally(marked).collect()]
+            validated.unpersist()
+            quality.check(quality.unreadable_files(tally, fmt), "wrong input")
+            versions = write_events(marked, cfg, dates)
+        finally:
+            for df in cached:
+                df.unpersist()
+    days = quality.per_day(tally, dates)
+    clean, late, quarantined = stored_counts(spark, cfg, versions, dates)
+    quality.check(quality.balance_errors(days, clean=clean, quarantined=quarantined), "ingest lost records")
+    for day, counts in days.items():
+        counts.clean, counts.late = clean.get(day, 0), late.get(day, 0)
+    rows = quality.dq_rows(days, reasons=T.reasons(fmt), run_id=summary.run_id)
+    dq_path = tables.table_path(cfg.paths.root, S.DQ_METRICS_TABLE)
+    versions[S.DQ_METRICS_TABLE] = tables.replace_dates(
+        spark.createDataFrame(rows, S.DQ_METRICS_SCHEMA), dq_path, dates
     )
-    read = parsed.count()
-    quarantined = {
-        row[S.REASON]: int(row["n"])
-        for row in parsed.where(F.col(S.REASON).isNotNull())
-        .groupBy(S.REASON)
-        .agg(F.count(F.lit(1)).alias("n"))
-        .collect()
-    }
-    valid = transforms.valid_events(parsed).count()
-    clean = events.count()
-    parsed.unpersist()
-    quality: dict[str, Any] = {
-        "read": read,
-        "clean": clean,
-        "duplicates": valid - clean,
-        "quarantined": quarantined,
-    }
-    # every line read is an event, a duplicate of one, or in quarantine
-    if read != clean + (valid - clean) + sum(quarantined.values()):
-        raise IngestError(
-            f"ingest lost records: read {read} != clean {clean} + duplicates {valid - clean}"
-            f" + quarantined {sum(quarantined.values())}"
-        )
-    log.info("ingest: %s", quality)
-    return StageReport(
-        rows_in=read,
-        rows_out=clean,
-        tables={S.EVENTS_TABLE: events_version, S.QUARANTINE_TABLE: quarantine_version},
-        metrics={"ingest": quality},
-    )
+    totals = quality.totals(days)
+    log.info("ingest: %s", totals)
+    return StageReport(rows_in=totals[S.READ], rows_out=totals[S.CLEAN], tables=versions, metrics={"ingest": totals})

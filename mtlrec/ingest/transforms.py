@@ -1,105 +1,237 @@
-"""Pure transforms of the ingest stage: raw lines -> validated, de-duplicated events.
+"""Pure transforms of the ingest stage: parsed records -> validated, de-duplicated events.
 
-A line is valid or has exactly one quarantine reason, the first rule it breaks in
-the order of `REASONS`. Nothing is dropped silently: every line read is either an
-event, a duplicate of an event, or a quarantine row.
+A record is valid or has exactly one quarantine reason, the first rule it breaks in
+the order of `reasons()`. Nothing is dropped silently: every record read is an event,
+a duplicate of an event, or a quarantine row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from mtlrec import schema as S
+from mtlrec.ingest.mapping import Mapping
+from mtlrec.ingest.parse import BAD_ENCODING, BAD_TYPE, EMPTY_LINE, SRC, malformed
 
-_CORRUPT = "_corrupt_record"
-_PARSE_SCHEMA = T.StructType(S.RAW_SCHEMA.fields + [T.StructField(_CORRUPT, T.StringType())])
+DUPLICATE = "duplicate"  # column: a valid record whose key an earlier record already has
+RECORDS = "records"  # column of `tally`
 
-# quarantine reasons, in the order the rules are checked
-EMPTY_LINE = "empty_line"
-MALFORMED_JSON = "malformed_json"
-BAD_TYPE = "bad_type"
 MISSING_EVENT_ID = "missing_event_id"
 MISSING_USER_ID = "missing_user_id"
 MISSING_ITEM_ID = "missing_item_id"
+IGNORED_EVENT_TYPE = "ignored_event_type"  # a value the mapping lists under ignore_event_types
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 BAD_TIMESTAMP = "bad_timestamp"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
 BAD_PRICE = "bad_price"
-
-_LINE = "value"  # spark.read.text names its one column so
-
-
-def _missing(col: str) -> Column:
-    return F.col(col).isNull() | (F.trim(F.col(col)) == F.lit(""))
+BOT = "bot"
 
 
-def parse_json_lines(lines: DataFrame) -> DataFrame:
-    """Parse `value` (one JSON object per line) and name what is wrong with each line.
-
-    Input columns: `value`, `source_file`, `dt`. Output: the raw-schema fields, `ts`
-    parsed to a timestamp, `raw`, `source_file`, `dt` and `reason` (null when valid).
-    """
-    parsed = F.from_json(F.col(_LINE), _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
-    with_json = lines.select(F.col(_LINE), S.SOURCE_FILE, S.DT, parsed.alias("j"))
-    ts = F.try_to_timestamp(F.col(f"j.{S.TS}"))
-    has_fields = reduce(operator.or_, [F.col(f"j.{c}").isNotNull() for c in S.RAW_SCHEMA.fieldNames()])
-    corrupt = F.col(f"j.{_CORRUPT}").isNotNull()
-    rules: list[tuple[Column, str]] = [
-        (F.trim(F.col(_LINE)) == F.lit(""), EMPTY_LINE),
-        (F.col("j").isNull() | ~has_fields, MALFORMED_JSON),
-        (corrupt, BAD_TYPE),
-        (_missing(f"j.{S.EVENT_ID}"), MISSING_EVENT_ID),
-        (_missing(f"j.{S.USER_ID}"), MISSING_USER_ID),
-        (_missing(f"j.{S.ITEM_ID}"), MISSING_ITEM_ID),
-        (~F.col(f"j.{S.EVENT_TYPE}").isin(*S.EVENT_TYPES) | F.col(f"j.{S.EVENT_TYPE}").isNull(), UNKNOWN_EVENT_TYPE),
-        (ts.isNull(), BAD_TIMESTAMP),
-        (F.col(f"j.{S.PRICE}") < F.lit(0.0), BAD_PRICE),
-    ]
-    reason: Column = F.lit(None).cast("string")
-    for broken, name in reversed(rules):
-        reason = F.when(broken, F.lit(name)).otherwise(reason)
-    return with_json.select(
-        F.col(f"j.{S.EVENT_ID}").alias(S.EVENT_ID),
-        ts.alias(S.TS),
-        F.col(f"j.{S.USER_ID}").alias(S.USER_ID),
-        F.col(f"j.{S.ITEM_ID}").alias(S.ITEM_ID),
-        F.col(f"j.{S.EVENT_TYPE}").alias(S.EVENT_TYPE),
-        F.col(f"j.{S.CATEGORY_ID}").alias(S.CATEGORY_ID),
-        F.col(f"j.{S.PRICE}").alias(S.PRICE),
-        F.col(S.DT),
-        F.col(_LINE).alias(S.RAW),
-        F.col(S.SOURCE_FILE),
-        reason.alias(S.REASON),
+def reasons(fmt: str) -> tuple[str, ...]:
+    """Every quarantine reason for input format `fmt`, in the order rules are checked."""
+    return (
+        EMPTY_LINE,
+        BAD_ENCODING,
+        malformed(fmt),
+        BAD_TYPE,
+        MISSING_EVENT_ID,
+        MISSING_USER_ID,
+        MISSING_ITEM_ID,
+        IGNORED_EVENT_TYPE,
+        UNKNOWN_EVENT_TYPE,
+        BAD_TIMESTAMP,
+        TIMESTAMP_OUT_OF_RANGE,
+        BAD_PRICE,
+        BOT,
     )
 
 
-def quarantine(parsed: DataFrame) -> DataFrame:
-    """The lines that broke a rule, with their raw text, file and reason."""
-    return parsed.where(F.col(S.REASON).isNotNull()).select(S.DT, S.SOURCE_FILE, S.RAW, S.REASON)
+def _source(mapping: Mapping, column: str) -> Column:
+    field = mapping.source(column)
+    return F.col(f"{SRC}.`{field}`") if field else F.lit(None)
 
 
-def valid_events(parsed: DataFrame) -> DataFrame:
-    """The lines that broke no rule, in the events schema (duplicates still in)."""
-    return parsed.where(F.col(S.REASON).isNull()).select(*S.EVENTS_SCHEMA.fieldNames())
+def _timestamp(value: Column, unit: str) -> Column:
+    if unit == "iso8601":
+        return F.try_to_timestamp(value.cast("string"))
+    scale = 1.0 if unit == "epoch_seconds" else 1000.0
+    seconds = value.try_cast("double") / F.lit(scale)
+    # beyond +-3000 years a timestamp overflows; out of range anyway
+    return F.when(F.abs(seconds) < F.lit(3.2e10), F.timestamp_micros((seconds * F.lit(1e6)).cast("long")))
 
 
-def drop_duplicates(events: DataFrame) -> DataFrame:
-    """One row per `event_id`: the earliest by (ts, dt), so re-runs keep the same row.
+def _event_type(value: Column, mapping: Mapping) -> Column:
+    """The canonical type of a source value; null when the mapping does not map it."""
+    (first, to), *rest = mapping.event_types.items()
+    mapped = F.when(value == F.lit(first), F.lit(to))
+    for source, canonical in rest:
+        mapped = mapped.when(value == F.lit(source), F.lit(canonical))
+    return mapped
 
-    Every column takes part in the order, so which copy survives never depends on the
-    order rows arrive in.
+
+def canonical(parsed: DataFrame, *, mapping: Mapping) -> DataFrame:
+    """The log's fields as canonical columns (typed; null where they do not convert).
+
+    Input: parsed records (`src`, `raw`, `source_file`, `dt` = run date, `reason`).
+    Output adds the canonical columns, `source_dt` (the run date) and `dt` (the event's
+    own date); `src` stays for the rules.
     """
-    earliest_first = (
+    ids = {c: _source(mapping, c).cast("string") for c in (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID)}
+    if mapping.derived_id:
+        key = [ids.get(c, _source(mapping, c)).cast("string") for c in mapping.key]
+        ids[S.EVENT_ID] = F.substring(F.sha2(F.concat_ws("\u001f", *key), 256), 1, 32)
+    ts = _timestamp(_source(mapping, S.TS), mapping.timestamp)
+    return parsed.select(
+        ids[S.EVENT_ID].alias(S.EVENT_ID),
+        ts.alias(S.TS),
+        ids[S.USER_ID].alias(S.USER_ID),
+        ids[S.ITEM_ID].alias(S.ITEM_ID),
+        _event_type(_source(mapping, S.EVENT_TYPE).cast("string"), mapping).alias(S.EVENT_TYPE),
+        ids[S.CATEGORY_ID].alias(S.CATEGORY_ID),
+        _source(mapping, S.PRICE).try_cast("double").alias(S.PRICE),
+        F.to_date(ts).alias(S.DT),
+        F.col(S.DT).alias(S.SOURCE_DT),
+        SRC,
+        S.RAW,
+        S.SOURCE_FILE,
+        S.REASON,
+    )
+
+
+def _missing(column: str) -> Column:
+    return F.col(column).isNull() | (F.trim(F.col(column)) == F.lit(""))
+
+
+def validate(
+    events: DataFrame, *, mapping: Mapping, fmt: str, late_days: int, clock_skew_minutes: int, max_price: float
+) -> DataFrame:
+    """Name the first rule each canonical record breaks (`reason`), keep a parser's reason.
+
+    An event may be up to `late_days` days older than its run date (late) and up to
+    `clock_skew_minutes` past its end; outside that its timestamp is out of range.
+    """
+    event_type = _source(mapping, S.EVENT_TYPE).cast("string")
+    earliest = F.date_sub(F.col(S.SOURCE_DT), late_days).cast("timestamp")
+    latest = F.date_add(F.col(S.SOURCE_DT), 1).cast("timestamp") + F.make_dt_interval(mins=F.lit(clock_skew_minutes))
+    price = F.col(S.PRICE)
+    fields = [F.col(f"{SRC}.`{f}`").isNull() for f in mapping.fields]
+    rules: list[tuple[Column, str]] = [
+        (reduce(operator.and_, fields), malformed(fmt)),
+        (_source(mapping, S.PRICE).isNotNull() & price.isNull(), BAD_TYPE),
+        (F.lit(not mapping.derived_id) & _missing(S.EVENT_ID), MISSING_EVENT_ID),
+        (_missing(S.USER_ID), MISSING_USER_ID),
+        (_missing(S.ITEM_ID), MISSING_ITEM_ID),
+        (event_type.isin(*mapping.ignore_event_types), IGNORED_EVENT_TYPE),
+        (F.col(S.EVENT_TYPE).isNull(), UNKNOWN_EVENT_TYPE),
+        (F.col(S.TS).isNull(), BAD_TIMESTAMP),
+        ((F.col(S.TS) < earliest) | (F.col(S.TS) >= latest), TIMESTAMP_OUT_OF_RANGE),
+        (F.isnan(price) | (price < F.lit(0.0)) | (price > F.lit(max_price)), BAD_PRICE),
+    ]
+    # one CASE: its first true branch is the reason
+    reason = F.when(F.col(S.REASON).isNotNull(), F.col(S.REASON))
+    for broken, name in rules:
+        reason = reason.when(broken, F.lit(name))
+    return events.select(*[c for c in events.columns if c not in (SRC, S.REASON)], reason.alias(S.REASON))
+
+
+def bot_users(events: DataFrame, *, max_per_minute: int) -> DataFrame:
+    """(run date, user) pairs with more than `max_per_minute` valid records in a minute."""
+    minute = F.floor(F.unix_seconds(F.col(S.TS)) / F.lit(60)).alias("minute")
+    return (
+        events.where(F.col(S.REASON).isNull())
+        .groupBy(S.SOURCE_DT, S.USER_ID, minute)
+        .agg(F.count(F.lit(1)).alias("n"))
+        .where(F.col("n") > F.lit(max_per_minute))
+        .select(S.SOURCE_DT, S.USER_ID)
+        .distinct()
+    )
+
+
+def flag_bots(events: DataFrame, *, bots: DataFrame) -> DataFrame:
+    """Quarantine (`bot`) every valid record of the (run date, user) pairs in `bots`."""
+    flagged = events.join(bots.withColumn("_bot", F.lit(True)), on=[S.SOURCE_DT, S.USER_ID], how="left")
+    reason = F.when(F.col(S.REASON).isNull() & F.col("_bot"), F.lit(BOT)).otherwise(F.col(S.REASON))
+    return flagged.select(*[reason.alias(c) if c == S.REASON else F.col(c) for c in events.columns])
+
+
+def drop_valid_raw(events: DataFrame) -> DataFrame:
+    """Null the raw text of valid records: only quarantine keeps it (and it is the bulk)."""
+    raw = F.when(F.col(S.REASON).isNotNull(), F.col(S.RAW))
+    return events.select(*[raw.alias(c) if c == S.RAW else F.col(c) for c in events.columns])
+
+
+def contested_ids(events: DataFrame, *, existing: DataFrame) -> DataFrame:
+    """Ids of valid records that occur twice or more, or that `existing` already holds.
+
+    `_prior` says the latter. A narrow aggregation of ids: finding the few duplicates
+    does not shuffle whole records.
+    """
+    ids = events.where(F.col(S.REASON).isNull()).select(S.EVENT_ID, F.lit(False).alias("_prior"))
+    return (
+        ids.unionByName(existing.select(S.EVENT_ID, F.lit(True).alias("_prior")))
+        .groupBy(S.EVENT_ID)
+        .agg(F.count(F.lit(1)).alias("n"), F.max("_prior").alias("_prior"))
+        .where((F.col("n") > F.lit(1)) | F.col("_prior"))
+        .select(S.EVENT_ID, "_prior")
+    )
+
+
+def mark_duplicates(events: DataFrame, *, contested: DataFrame) -> DataFrame:
+    """Mark (`duplicate`) each valid record whose `event_id` an earlier one already has.
+
+    `contested` (from `contested_ids`): the ids seen twice, and whether a stored copy
+    exists (`_prior`), which makes every record of the id a duplicate. Otherwise the
+    earliest by (ts, source_dt, then every other column) is kept, so which copy
+    survives never depends on the order records arrive in. Quarantined records are
+    never duplicates.
+    """
+    flagged = events.join(contested, on=S.EVENT_ID, how="left")
+    disputed = F.col(S.REASON).isNull() & F.col("_prior").isNotNull()
+    payload = [S.TS, S.SOURCE_DT, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.CATEGORY_ID, S.PRICE, S.SOURCE_FILE, S.RAW]
+    first = (
         Window.partitionBy(S.EVENT_ID)
-        .orderBy(*[F.col(c).asc_nulls_last() for c in S.EVENTS_SCHEMA.fieldNames() if c != S.EVENT_ID])
+        .orderBy(*[F.col(c).asc_nulls_last() for c in payload])
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
+    ranked = flagged.where(disputed).withColumn(DUPLICATE, F.col("_prior") | (F.row_number().over(first) > F.lit(1)))
+    plain = flagged.where(~disputed).withColumn(DUPLICATE, F.lit(False))
+    return ranked.unionByName(plain).select(*events.columns, DUPLICATE)
+
+
+def clean_events(marked: DataFrame) -> DataFrame:
+    """The events to store: valid and not duplicates, in the stored events schema."""
+    keep = F.col(S.REASON).isNull() & ~F.col(DUPLICATE)
+    return marked.where(keep).select(*S.STORED_EVENTS_SCHEMA.fieldNames())
+
+
+def quarantine(marked: DataFrame) -> DataFrame:
+    """The records that broke a rule, with their raw text, file, reason and run date."""
+    return marked.where(F.col(S.REASON).isNotNull()).select(
+        F.col(S.SOURCE_DT).alias(S.DT), S.SOURCE_FILE, S.RAW, S.REASON
+    )
+
+
+def tally(marked: DataFrame) -> DataFrame:
+    """Records per (run date, file, reason, duplicate, late): a result of fixed size."""
+    late = F.col(S.REASON).isNull() & ~F.col(DUPLICATE) & (F.col(S.DT) < F.col(S.SOURCE_DT))
+    keys = [S.SOURCE_DT, S.SOURCE_FILE, S.REASON, DUPLICATE, S.LATE]
     return (
-        events.withColumn("_n", F.row_number().over(earliest_first))
-        .where(F.col("_n") == F.lit(1))
-        .select(*S.EVENTS_SCHEMA.fieldNames())
+        marked.withColumn(S.LATE, F.coalesce(late, F.lit(False)))
+        .groupBy(*keys)
+        .agg(F.count(F.lit(1)).alias(RECORDS))
+        .select(*keys, RECORDS)
+    )
+
+
+def existing_ids(events: DataFrame, *, dates: list[dt.date], lookback_days: int) -> DataFrame:
+    """Event ids stored by other run dates, in event dates a duplicate of `dates` may have."""
+    first = min(dates) - dt.timedelta(days=lookback_days)
+    last = max(dates) + dt.timedelta(days=1)
+    return events.where(F.col(S.DT).between(F.lit(first), F.lit(last)) & ~F.col(S.SOURCE_DT).isin(*dates)).select(
+        S.EVENT_ID
     )

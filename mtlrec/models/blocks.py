@@ -1,4 +1,7 @@
-"""Building blocks shared by every model: MLP, embeddings, experts, gates, towers."""
+"""Building blocks shared by every model: MLP, experts, gates, towers.
+
+The input block (embeddings) is in `mtlrec.models.embedding`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
-
-from mtlrec.layout import FeatureLayout
-from mtlrec.models.batch import Batch
 
 
 class MLP(nn.Sequential):
@@ -24,37 +24,35 @@ class MLP(nn.Sequential):
         self.out_dim: int = prev
 
 
-class FeatureEmbedding(nn.Module):
-    """One embedding table per sparse feature, concatenated with the dense features."""
-
-    def __init__(self, layout: FeatureLayout, dim: int) -> None:
-        super().__init__()
-        self.tables = nn.ModuleList(nn.Embedding(f.buckets, dim) for f in layout.sparse)
-        self._out_dim = len(layout.sparse) * dim + len(layout.dense)
-
-    @property
-    def out_dim(self) -> int:
-        return self._out_dim
-
-    def forward(self, batch: Batch) -> torch.Tensor:
-        embedded = [table(batch.sparse[:, i]) for i, table in enumerate(self.tables)]  # S x [B, dim]
-        return torch.cat([*embedded, batch.dense], dim=1)  # [B, S*dim + D]
-
-
 class Towers(nn.Module):
-    """One MLP plus a final Linear(-, 1) per task, each returning logits of shape [B]."""
+    """One MLP plus a final Linear(-, 1) per task, each returning logits of shape [B].
 
-    def __init__(self, in_dim: int, tasks: tuple[str, ...], dims: tuple[int, ...], dropout: float = 0.0) -> None:
+    With `wide_dim` > 0 each task also adds a linear term of its own over a wide input
+    (the id embeddings' dot products) straight to its logit.
+    """
+
+    def __init__(
+        self, in_dim: int, tasks: tuple[str, ...], dims: tuple[int, ...], dropout: float = 0.0, wide_dim: int = 0
+    ) -> None:
         super().__init__()
         self.tasks = tasks
         self.towers = nn.ModuleDict()
         for task in tasks:
             body = MLP(in_dim, dims, dropout)
             self.towers[task] = nn.Sequential(body, nn.Linear(body.out_dim, 1))
+        self.wide = nn.ModuleDict({t: nn.Linear(wide_dim, 1, bias=False) for t in tasks}) if wide_dim else None
 
-    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """`inputs` maps each task to its tower input [B, in_dim]."""
-        return {task: self.towers[task](inputs[task]).squeeze(-1) for task in self.tasks}  # [B]
+    def forward(
+        self, inputs: Mapping[str, torch.Tensor], wide: Mapping[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """`inputs` maps each task to its tower input [B, in_dim], `wide` to its wide input [B, wide_dim]."""
+        logits = {}
+        for task in self.tasks:
+            logit = self.towers[task](inputs[task])  # [B, 1]
+            if self.wide is not None and wide is not None:
+                logit = logit + self.wide[task](wide[task])  # [B, 1]
+            logits[task] = logit.squeeze(-1)  # [B]
+        return logits
 
 
 class Experts(nn.Module):
@@ -70,11 +68,13 @@ class Experts(nn.Module):
 
 
 class Gate(nn.Module):
-    """Softmax weights over experts, computed from the gate input."""
+    """Mixes experts' outputs with softmax weights computed from the gate's own input."""
 
     def __init__(self, in_dim: int, num_experts: int) -> None:
         super().__init__()
         self.linear = nn.Linear(in_dim, num_experts)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.linear(x), dim=-1)  # [B, E]
+    def forward(self, x: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """`x` [B, in_dim] chooses, `experts` [B, E, H] are mixed."""
+        weights = torch.softmax(self.linear(x), dim=-1)  # [B, E]
+        return torch.einsum("be,beh->bh", weights, experts)  # [B, H]

@@ -6,6 +6,7 @@ and task in that process (Spark reuses its Python workers), never once per batch
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 
 import pandas as pd
@@ -13,18 +14,24 @@ import torch
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from mtlrec.models.artifact import LoadedModel, load_model
+from mtlrec import storage
+from mtlrec.models.artifact import METADATA, LoadedModel, load_model
 from mtlrec.models.batch import collate
 
-_LOADED: dict[str, LoadedModel] = {}
+_LOADED: dict[tuple[str, str], LoadedModel] = {}
 
 
-def cached_model(path: str) -> LoadedModel:
-    """The model at `path`, loaded at most once in this process."""
-    if path not in _LOADED:
+def artifact_token(path: str) -> str:
+    """Identifies the artifact now at `path`: a re-trained model in the same folder differs."""
+    return hashlib.sha256(storage.read_bytes(f"{path}/{METADATA}")).hexdigest()
+
+
+def cached_model(path: str, token: str = "") -> LoadedModel:
+    """The model at `path` (as of `token`), loaded at most once in this process."""
+    if (path, token) not in _LOADED:
         torch.set_num_threads(1)  # one Spark task per core already
-        _LOADED[path] = load_model(path)
-    return _LOADED[path]
+        _LOADED[(path, token)] = load_model(path)
+    return _LOADED[(path, token)]
 
 
 def prob_column(task: str) -> str:
@@ -32,12 +39,12 @@ def prob_column(task: str) -> str:
 
 
 def predict_frames(
-    model_path: str, keep: list[str], tasks: tuple[str, ...]
+    model_path: str, keep: list[str], tasks: tuple[str, ...], token: str = ""
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """A `mapInPandas` function: each frame's `keep` columns plus `p_<task>` per task."""
 
     def predict(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        loaded = cached_model(model_path)
+        loaded = cached_model(model_path, token)
         with torch.no_grad():
             for frame in frames:
                 batch = collate({c: frame[c].to_numpy() for c in loaded.layout.columns}, loaded.layout)
@@ -57,4 +64,5 @@ def with_predictions(df: DataFrame, *, model_path: str, tasks: tuple[str, ...], 
     """
     fields = [f for f in df.schema.fields if f.name in keep]
     schema = T.StructType(fields + [T.StructField(prob_column(t), T.DoubleType()) for t in tasks])
-    return df.mapInPandas(predict_frames(model_path, keep, tasks), schema=schema)  # type: ignore[arg-type]
+    predict = predict_frames(model_path, keep, tasks, artifact_token(model_path))
+    return df.mapInPandas(predict, schema=schema)  # type: ignore[arg-type]

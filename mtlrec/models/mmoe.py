@@ -13,24 +13,24 @@ from torch import nn
 from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import Experts, FeatureEmbedding, Gate, Towers
+from mtlrec.models.blocks import Experts, Gate, Towers
+from mtlrec.models.embedding import FeatureEmbedding
 
 
 class MMoE(nn.Module):
     def __init__(self, cfg: ModelConfig, layout: FeatureLayout) -> None:
         super().__init__()
         self.tasks = layout.tasks
-        self.embedding = FeatureEmbedding(layout, cfg.embedding_dim)
+        self.embedding = FeatureEmbedding(layout, cfg)
         in_dim = self.embedding.out_dim
         self.experts = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout)
         self.gates = nn.ModuleDict({task: Gate(in_dim, cfg.num_experts) for task in layout.tasks})
-        self.towers = Towers(self.experts.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout)
+        self.towers = Towers(
+            self.experts.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout, wide_dim=self.embedding.dots_dim
+        )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        x = self.embedding(batch)  # [B, S*dim + D]
-        experts = self.experts(x)  # [B, E, H]
-        mixed = {
-            task: torch.einsum("be,beh->bh", self.gates[task](x), experts)  # [B, H]
-            for task in self.tasks
-        }
-        return self.towers(mixed)  # task -> [B]
+        inputs = self.embedding(batch)  # x [B, F], dots [B, P]
+        experts = self.experts(inputs.x)  # [B, E, H]
+        mixed = {task: self.gates[task](inputs.x, experts) for task in self.tasks}  # task -> [B, H]
+        return self.towers(mixed, dict.fromkeys(self.tasks, inputs.dots))  # task -> [B]

@@ -6,12 +6,20 @@ from torch import nn
 
 from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
+from mtlrec.models.aitm import AITM
+from mtlrec.models.esmm import ESMM
 from mtlrec.models.mmoe import MMoE
+from mtlrec.models.ple import PLE
 from mtlrec.models.shared_bottom import SharedBottom
+from mtlrec.models.single_task import SingleTask
 
 MODELS: dict[str, type[nn.Module]] = {
+    "single_task": SingleTask,
     "shared_bottom": SharedBottom,
     "mmoe": MMoE,
+    "ple": PLE,
+    "esmm": ESMM,
+    "aitm": AITM,
 }
 
 

@@ -12,18 +12,21 @@ from torch import nn
 from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import MLP, FeatureEmbedding, Towers
+from mtlrec.models.blocks import MLP, Towers
+from mtlrec.models.embedding import FeatureEmbedding
 
 
 class SharedBottom(nn.Module):
     def __init__(self, cfg: ModelConfig, layout: FeatureLayout) -> None:
         super().__init__()
         self.tasks = layout.tasks
-        self.embedding = FeatureEmbedding(layout, cfg.embedding_dim)
+        self.embedding = FeatureEmbedding(layout, cfg)
         self.bottom = MLP(self.embedding.out_dim, cfg.hidden_dims, cfg.dropout)
-        self.towers = Towers(self.bottom.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout)
+        self.towers = Towers(
+            self.bottom.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout, wide_dim=self.embedding.dots_dim
+        )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        x = self.embedding(batch)  # [B, S*dim + D]
-        shared = self.bottom(x)  # [B, H]
-        return self.towers(dict.fromkeys(self.tasks, shared))  # task -> [B]
+        inputs = self.embedding(batch)  # x [B, F], dots [B, P]
+        shared = self.bottom(inputs.x)  # [B, H]
+        return self.towers(dict.fromkeys(self.tasks, shared), dict.fromkeys(self.tasks, inputs.dots))  # task -> [B]

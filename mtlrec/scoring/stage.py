@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.config import Config, config_from_dict
-from mtlrec.layout import feature_layout
+from mtlrec.layout import feature_layout, standardisation
 from mtlrec.models.artifact import METADATA
 from mtlrec.models.inference import with_predictions
 from mtlrec.scoring import transforms as T
@@ -31,22 +32,29 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     model_cfg = config_from_dict(trained["config"], source=f"{model_path}/{METADATA}")
     tasks = model_cfg.train.tasks
     layout = feature_layout(model_cfg.model, tasks)
-    # the freshest features: the versions this run's features stage wrote
-    users = tables.read(
-        spark, tables.table_path(cfg.paths.root, S.USER_FEATURES_TABLE), summary.table_version(S.USER_FEATURES_TABLE)
-    )
-    items = tables.read(
-        spark, tables.table_path(cfg.paths.root, S.ITEM_FEATURES_TABLE), summary.table_version(S.ITEM_FEATURES_TABLE)
-    )
+
+    # the freshest features: the versions this run's features stage wrote; the
+    # vocabulary and statistics the model was trained with when its metadata pins them
+    def table(name: str, pinned: bool = False) -> DataFrame:
+        version = trained["tables"].get(name, {}).get("version") if pinned else None
+        version = summary.table_version(name) if version is None else version
+        return tables.read(spark, tables.table_path(cfg.paths.root, name), version)
+
+    users, items = table(S.USER_FEATURES_TABLE), table(S.ITEM_FEATURES_TABLE)
+    cross = table(S.USER_CATEGORY_FEATURES_TABLE)
+    vocabulary = table(S.VOCABULARY_TABLE, pinned=True)
+    stats = standardisation(table(S.FEATURE_STATS_TABLE, pinned=True))
     last = users.agg(F.max(S.DT).alias("day")).first()
     if last is None or last["day"] is None:
         raise ValueError("user_features is empty: nothing to score")
     day = last["day"]
     users = users.where(F.col(S.DT) == F.lit(day))
     items = items.where(F.col(S.DT) == F.lit(day))
+    cross = cross.where(F.col(S.DT) == F.lit(day))
 
     sc = cfg.score
-    pairs = T.candidate_pairs(users, T.popular_items(items, n=sc.candidates), layout=layout)
+    candidates = T.popular_items(items, n=sc.candidates)
+    pairs = T.candidate_pairs(users, candidates, cross=cross, vocabulary=vocabulary, stats=stats, layout=layout)
     scored = with_predictions(pairs, model_path=model_path, tasks=tasks, keep=[S.USER_ID, S.ITEM_ID])
     recs = T.top_k(scored, strategy=sc.strategy, k=sc.top_k, tasks=tasks, run_id=summary.run_id, day=day)
     path = tables.table_path(cfg.paths.root, S.RECOMMENDATIONS_TABLE)

@@ -8,10 +8,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.layout import FeatureLayout, with_sparse_indices
+from mtlrec.layout import FeatureLayout, dense_sources, with_dense_inputs, with_sparse_indices
 from mtlrec.models.inference import prob_column
 
-POPULARITY = "item_log_clicks"
+POPULARITY = "item_clicks_30d"
 
 
 def popular_items(items: DataFrame, *, n: int) -> DataFrame:
@@ -19,12 +19,33 @@ def popular_items(items: DataFrame, *, n: int) -> DataFrame:
     return items.orderBy(F.col(POPULARITY).desc(), F.col(S.ITEM_ID)).limit(n)
 
 
-def candidate_pairs(users: DataFrame, candidates: DataFrame, *, layout: FeatureLayout) -> DataFrame:
-    """Every (user, candidate item) pair with the model's feature columns."""
-    user_cols = [S.USER_ID, *[c for c in layout.dense if c in users.columns]]
-    item_cols = [S.ITEM_ID, S.CATEGORY_ID, *[c for c in layout.dense if c in candidates.columns]]
-    pairs = users.select(*user_cols).crossJoin(F.broadcast(candidates.select(*item_cols)))
-    return with_sparse_indices(pairs, layout=layout).select(S.USER_ID, S.ITEM_ID, *layout.sparse_columns, *layout.dense)
+def candidate_pairs(
+    users: DataFrame,
+    candidates: DataFrame,
+    *,
+    cross: DataFrame,
+    vocabulary: DataFrame,
+    stats: dict[str, tuple[float, float]],
+    layout: FeatureLayout,
+) -> DataFrame:
+    """Every (user, candidate item) pair with the model's feature columns.
+
+    Built as `features` builds samples: the user x category row of the candidate's
+    category, vocabulary indexes and the train split's standardisation.
+    """
+    sources = dense_sources(layout)
+    user_cols = [S.USER_ID, *[c for c in users.columns if c in sources]]
+    item_cols = [S.ITEM_ID, S.CATEGORY_ID, *[c for c in candidates.columns if c in sources]]
+    cross_cols = [S.USER_ID, S.CATEGORY_ID, *[c for c in cross.columns if c in sources]]
+    pairs = (
+        users.select(*user_cols)
+        .crossJoin(F.broadcast(candidates.select(*item_cols)))
+        .join(cross.select(*cross_cols), on=[S.USER_ID, S.CATEGORY_ID], how="left")
+    )
+    indexed = with_sparse_indices(pairs, layout=layout, vocabulary=vocabulary)
+    return with_dense_inputs(indexed, layout=layout, stats=stats).select(
+        S.USER_ID, S.ITEM_ID, *layout.sparse_columns, *layout.dense
+    )
 
 
 def strategy_score(strategy: dict[str, float]) -> Column:

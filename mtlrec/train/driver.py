@@ -2,82 +2,141 @@
 
 Every worker streams its shard of `samples` from `ray.data.read_delta` at the pinned
 Delta version: never a directory of Parquet files, which would also read the files
-an overwrite left behind.
+an overwrite left behind. With `train.max_failures` > 0 a failed worker group is
+restarted and resumes from its latest checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import deltalake
 import ray.data
 import ray.train
+import torch
 from ray.train.torch import TorchTrainer
 
 from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config
 from mtlrec.layout import feature_layout
-from mtlrec.train.worker import CHECKPOINT_METRICS, CHECKPOINT_WEIGHTS, train_worker
+from mtlrec.models.batch import WEIGHT
+from mtlrec.train.checkpoint import model_state_dict
+from mtlrec.train.objective import build_objective
+from mtlrec.train.progress import is_better
+from mtlrec.train.validation import metric_names
+from mtlrec.train.worker import CHECKPOINT_METRICS, TRAIN, VALID, train_worker
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrainingResult:
-    weights_path: str  # the best epoch's state dict
+    checkpoint_path: str  # the best epoch's checkpoint folder
     best: dict[str, Any]  # that epoch's metrics
     history: list[dict[str, Any]]  # every epoch's metrics, in order
 
 
-def split_dataset(path: str, version: int, split: str, columns: list[str]) -> ray.data.Dataset:
+class WholeValidSplit(ray.train.DataConfig):
+    """Train rows split equally (every worker takes as many steps); valid rows split
+    without dropping any, so validation sees the whole split."""
+
+    def configure(self, datasets: dict[str, Any], world_size: int, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        others = {name: ds for name, ds in datasets.items() if name != VALID}
+        shards = super().configure(others, world_size, *args, **kwargs) if others else [{} for _ in range(world_size)]
+        if VALID in datasets:
+            for shard, part in zip(shards, datasets[VALID].streaming_split(world_size, equal=False), strict=True):
+                shard[VALID] = part
+        return shards
+
+
+def split_dataset(path: str, version: int, split: str, columns: list[str], shuffle: bool = False) -> ray.data.Dataset:
     """One split of the Delta table `path` at `version`, with only `columns`."""
-    dataset = ray.data.read_delta(path, version=version, columns=[S.SPLIT, *columns])
+    dataset = ray.data.read_delta(
+        path, version=version, columns=[S.SPLIT, *columns], shuffle="files" if shuffle else None
+    )
     return dataset.filter(expr=f"{S.SPLIT} == '{split}'").select_columns(columns)
 
 
 def run_training(
-    cfg: Config, *, samples_path: str, samples_version: int, storage_path: str, name: str
+    cfg: Config,
+    *,
+    samples_path: str,
+    samples_version: int,
+    storage_path: str,
+    name: str,
+    callbacks: Sequence[Any] = (),
 ) -> TrainingResult:
     """Train `cfg.model` on `cfg.train.workers` Ray workers; pick the best epoch on valid."""
     tc = cfg.train
+    if tc.select_metric not in metric_names(tc.tasks):
+        raise ValueError(f"train.select_metric {tc.select_metric!r} is none of {metric_names(tc.tasks)}")
+    # a progress bar per epoch, split and worker says nothing the epoch metrics do not
+    ray.data.DataContext.get_current().enable_progress_bars = False
     layout = feature_layout(cfg.model, tc.tasks)
-    columns = [*layout.columns, *tc.tasks]
+    in_table = {f.name for f in deltalake.DeltaTable(samples_path, version=samples_version).schema().fields}
+    columns = [*layout.columns, *tc.tasks, *([WEIGHT] if WEIGHT in in_table else [])]
     datasets: dict[str, Any] = {
-        split: split_dataset(samples_path, samples_version, split, columns) for split in (S.TRAIN, S.VALID)
+        TRAIN: split_dataset(samples_path, samples_version, S.TRAIN, columns, shuffle=True),
+        VALID: split_dataset(samples_path, samples_version, S.VALID, [*columns, S.USER_ID]),
     }
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"cfg": cfg.to_dict()},
-        scaling_config=ray.train.ScalingConfig(num_workers=tc.workers, use_gpu=False),
+        scaling_config=ray.train.ScalingConfig(num_workers=tc.workers, use_gpu=tc.use_gpu),
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=storage_path,
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=None),
+            failure_config=ray.train.FailureConfig(max_failures=tc.max_failures),
+            callbacks=list(callbacks),
         ),
         datasets=datasets,
+        dataset_config=WholeValidSplit(),
     )
-    log.info("train: %s on %d workers, samples v%d, %d epochs", cfg.model.name, tc.workers, samples_version, tc.epochs)
+    log.info(
+        "train: %s (%s) on %d workers, samples v%d, up to %d epochs",
+        cfg.model.name,
+        tc.parallelism,
+        tc.workers,
+        samples_version,
+        tc.epochs,
+    )
     result = trainer.fit()
     if result.error is not None:
         raise RuntimeError(f"training failed: {result.error}") from result.error
-    return best_epoch(f"{storage_path.rstrip('/')}/{name}", tc.select_metric)
+    return best_epoch(f"{storage_path.rstrip('/')}/{name}", tc.select_metric, tc.select_mode)
 
 
-def best_epoch(run_dir: str, metric: str) -> TrainingResult:
-    """Read every checkpoint rank 0 wrote under `run_dir` and pick the best by `metric`.
+def best_epoch(run_dir: str, metric: str, mode: str = "max") -> TrainingResult:
+    """Read every checkpoint under `run_dir` and pick the best by `metric`.
 
     The metrics are read from the checkpoint folders themselves: they are what was
-    saved with the weights, whatever Ray's result object kept.
+    saved with the weights, whatever Ray's result object kept. Ray names the folders
+    by time; an epoch a failure cut short may have left a partial folder, so of two
+    folders of one epoch the later one, written after the restart, counts.
     """
-    history = []
+    by_epoch: dict[int, tuple[str, dict[str, Any]]] = {}
     for entry in storage.list_dirs(run_dir):
         folder = f"{run_dir}/{entry}"
         if entry.startswith("checkpoint") and storage.exists(f"{folder}/{CHECKPOINT_METRICS}"):
-            history.append((storage.read_json(f"{folder}/{CHECKPOINT_METRICS}"), f"{folder}/{CHECKPOINT_WEIGHTS}"))
-    if not history:
+            metrics = storage.read_json(f"{folder}/{CHECKPOINT_METRICS}")
+            by_epoch[int(metrics["epoch"])] = (folder, metrics)
+    if not by_epoch:
         raise RuntimeError(f"training wrote no checkpoint under {run_dir}")
-    history.sort(key=lambda item: item[0]["epoch"])
-    best_metrics, best_weights = max(history, key=lambda item: item[0][metric])
-    return TrainingResult(weights_path=best_weights, best=best_metrics, history=[m for m, _ in history])
+    folders = [by_epoch[e][0] for e in sorted(by_epoch)]
+    history = [by_epoch[e][1] for e in sorted(by_epoch)]
+    best = 0
+    for i, metrics in enumerate(history):
+        if is_better(float(metrics[metric]), float(history[best][metric]), mode):
+            best = i
+    return TrainingResult(checkpoint_path=folders[best], best=history[best], history=history)
+
+
+def trained_model_state(cfg: Config, checkpoint_path: str) -> dict[str, torch.Tensor]:
+    """The model's full state dict from a checkpoint any number of workers wrote, in this process."""
+    with ray.train.Checkpoint(checkpoint_path).as_directory() as folder:
+        return model_state_dict(folder, build_objective(cfg))

@@ -2,59 +2,92 @@
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import logging
-
-import torch
+from typing import Any
 
 from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.config import Config
+from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models.artifact import save_model
 from mtlrec.ray_cluster import ensure_ray
-from mtlrec.summary import RunSummary, StageReport
-from mtlrec.train.driver import run_training
+from mtlrec.summary import RunSummary, StageReport, new_run_id
+from mtlrec.train.driver import TrainingResult, run_training, trained_model_state
 
 log = logging.getLogger(__name__)
 
-# the tables a model is trained from, whose versions its metadata records
+# the tables a model is trained from, whose versions its metadata must record
 LINEAGE = (S.EVENTS_TABLE, S.USER_FEATURES_TABLE, S.ITEM_FEATURES_TABLE, S.SAMPLES_TABLE)
+# tables of later stages, which a model does not come from
+DOWNSTREAM = (S.RECOMMENDATIONS_TABLE,)
 
 
 def model_path(root: str, run_id: str) -> str:
     return f"{root.rstrip('/')}/models/{run_id}"
 
 
-def run(cfg: Config, summary: RunSummary) -> StageReport:
-    root = cfg.paths.root
+def lineage(cfg: Config, summary: RunSummary) -> dict[str, dict[str, Any]]:
+    """Path and version of every table the run has so far (vocabulary, feature statistics...)."""
     versions = {name: summary.table_version(name) for name in LINEAGE}
-    ensure_ray(cfg.ray)
-    result = run_training(
-        cfg,
-        samples_path=storage.arrow_uri(tables.table_path(root, S.SAMPLES_TABLE)),
-        samples_version=versions[S.SAMPLES_TABLE],
-        storage_path=storage.arrow_uri(f"{root.rstrip('/')}/ray"),
-        name=f"train-{summary.run_id}",
-    )
-    state = torch.load(io.BytesIO(storage.read_bytes(result.weights_path)), weights_only=True)
-    out = model_path(root, summary.run_id)
+    versions |= {
+        name: int(table["version"]) for name, table in summary.data["tables"].items() if name not in DOWNSTREAM
+    }
+    return {name: {"path": tables.table_path(cfg.paths.root, name), "version": v} for name, v in versions.items()}
+
+
+def layout_record(layout: FeatureLayout) -> dict[str, Any]:
+    return {
+        "sparse": [dataclasses.asdict(f) for f in layout.sparse],
+        "dense": list(layout.dense),
+        "tasks": list(layout.tasks),
+    }
+
+
+def publish(cfg: Config, summary: RunSummary, result: TrainingResult, extra: dict[str, Any] | None = None) -> str:
+    """Write the best checkpoint as the run's model artifact; returns its folder."""
+    out = model_path(cfg.paths.root, summary.run_id)
     save_model(
         out,
-        state,
+        trained_model_state(cfg, result.checkpoint_path),
         {
             "run_id": summary.run_id,
             "model": cfg.model.name,
             "config": cfg.to_dict(),
-            "tables": {name: {"path": tables.table_path(root, name), "version": v} for name, v in versions.items()},
+            "layout": layout_record(feature_layout(cfg.model, cfg.train.tasks)),
+            "tables": lineage(cfg, summary),
+            "checkpoint": result.checkpoint_path,
             "best_epoch": result.best["epoch"],
             "metrics": result.best,
             "history": result.history,
+            **(extra or {}),
         },
     )
     log.info("train: best epoch %d, %s", result.best["epoch"], {k: v for k, v in result.best.items() if "auc" in k})
+    return out
+
+
+def report(result: TrainingResult, out: str) -> StageReport:
     return StageReport(
         rows_in=int(result.best["train/rows"]),
         rows_out=None,
         metrics={"valid": {k.removeprefix("valid/"): v for k, v in result.best.items() if k.startswith("valid/")}},
         artifacts={"model": out},
     )
+
+
+def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, Any]:
+    """The samples version the run recorded and a fresh Ray run name (never resume an old one)."""
+    samples = lineage(cfg, summary)[S.SAMPLES_TABLE]
+    ensure_ray(cfg.ray)
+    return {
+        "samples_path": storage.arrow_uri(samples["path"]),
+        "samples_version": samples["version"],
+        "storage_path": storage.arrow_uri(f"{cfg.paths.root.rstrip('/')}/ray"),
+        "name": f"{kind}-{summary.run_id}-{new_run_id()}",
+    }
+
+
+def run(cfg: Config, summary: RunSummary) -> StageReport:
+    result = run_training(cfg, **training_inputs(cfg, summary, "train"))
+    return report(result, publish(cfg, summary, result))

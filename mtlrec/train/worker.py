@@ -1,9 +1,13 @@
 """The per-worker training function that Ray Train runs on every worker.
 
-Each worker streams its shard of the train split, trains the DDP-wrapped model one
-epoch at a time, predicts its shard of the valid split and gathers every worker's
-predictions so the metrics are over the whole valid split, not averaged per worker.
-Rank 0 writes a checkpoint each epoch (weights and that epoch's metrics).
+Each worker streams its shard of the train split and trains the model, replicated
+(DDP) or sharded (FSDP), one epoch at a time. After each epoch the workers validate
+together (`mtlrec.train.validation`), every worker writes its part of a checkpoint
+(model, optimizers) and rank 0 adds the epoch's metrics and early-stopping state.
+
+After a failure Ray Train restarts the worker group; the workers then resume from
+the latest checkpoint, with its weights, optimizer moments, epoch and early-stopping
+state, so no epoch before it is trained twice.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,32 +23,66 @@ import numpy as np
 import ray.train
 import ray.train.torch
 import torch
-import torch.distributed as dist
 
+from mtlrec import schema as S
 from mtlrec.config import config_from_dict
 from mtlrec.layout import FeatureLayout, feature_layout
-from mtlrec.metrics import task_metrics
-from mtlrec.models import Batch, MultiTaskLoss, build_model, collate
-from mtlrec.train.loop import predict, train_epoch
+from mtlrec.models import Batch, collate
+from mtlrec.train.checkpoint import load_state, save_state
+from mtlrec.train.loop import train_epoch
+from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
+from mtlrec.train.parallel import PARALLELISM, parameter_counts
+from mtlrec.train.progress import Progress
+from mtlrec.train.validation import gather, predict_in_step, user_keys, validation_metrics
 
-CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_METRICS = "metrics.json"
+TRAIN, VALID = "train", "valid"  # the dataset names the driver passes
 
 
-def _batches(shard: Any, layout: FeatureLayout, batch_size: int, seed: int | None) -> Iterator[Batch]:
+def _batches(shard: Any, layout: FeatureLayout, batch_size: int, shuffle: dict[str, Any]) -> Iterator[Batch]:
     """Whole numpy batches from a Ray Data shard, collated straight into tensors."""
-    shuffle = {"local_shuffle_buffer_size": batch_size * 8, "local_shuffle_seed": seed} if seed is not None else {}
+    device = ray.train.torch.get_device()
     for columns in shard.iter_batches(batch_size=batch_size, batch_format="numpy", **shuffle):
-        yield collate(columns, layout)
+        yield collate(columns, layout).to(device)
 
 
-def _gather(array: np.ndarray) -> np.ndarray:
-    """Concatenate `array` from every worker (all ranks get the whole result)."""
-    if not dist.is_available() or not dist.is_initialized():
-        return array
-    parts: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, array)
-    return np.concatenate(parts)
+def _padding(layout: FeatureLayout) -> Batch:
+    """A one-row batch for a worker with no valid rows at all to step with."""
+    names = [*layout.columns, *layout.tasks]
+    return collate({name: np.zeros(1) for name in names}, layout).to(ray.train.torch.get_device())
+
+
+def _validate(objective: torch.nn.Module, shard: Any, layout: FeatureLayout, batch_size: int) -> dict[str, float]:
+    users: list[np.ndarray] = []
+
+    def batches() -> Iterator[Batch]:
+        for columns in shard.iter_batches(batch_size=batch_size, batch_format="numpy"):
+            users.append(user_keys(columns[S.USER_ID]))
+            yield collate(columns, layout).to(ray.train.torch.get_device())
+
+    local = predict_in_step(objective, batches(), _padding(layout), layout.tasks)
+    return validation_metrics(local, np.concatenate(users) if users else np.zeros(0, np.int64), layout.tasks)
+
+
+def _resume(objective: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> tuple[int, Progress]:
+    """The first epoch to train and the early-stopping state: from the latest checkpoint, if any."""
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return 0, Progress()
+    with checkpoint.as_directory() as folder:
+        load_state(folder, objective, optimizers)
+        with open(os.path.join(folder, CHECKPOINT_METRICS)) as f:
+            metrics = json.load(f)
+    return int(metrics["epoch"]) + 1, Progress.from_metrics(metrics)
+
+
+def _report(metrics: dict[str, Any], objective: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        save_state(folder, objective, optimizers)
+        if ray.train.get_context().get_world_rank() == 0:
+            with open(os.path.join(folder, CHECKPOINT_METRICS), "w") as out:
+                json.dump(metrics, out)
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
 def train_worker(config: dict[str, Any]) -> None:
@@ -52,37 +91,44 @@ def train_worker(config: dict[str, Any]) -> None:
     tc = cfg.train
     context = ray.train.get_context()
     rank = context.get_world_rank()
-    torch.manual_seed(tc.seed + rank)
-    # each worker gets its share of the cores; more threads only fight each other
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.get_world_size()))
-
+    # each worker gets its share of its node's cores; more threads only fight each other
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.get_local_world_size()))
+    torch.manual_seed(tc.seed)  # the same initial weights everywhere: FSDP shards them as they are
+    plain = build_objective(cfg)
+    full_size = sum(p.numel() for p in plain.parameters())
+    if tc.sparse_embeddings:
+        use_sparse_gradients(plain)
+    objective = PARALLELISM[tc.parallelism](plain)
+    optimizers = build_optimizers(objective, tc)
+    torch.manual_seed(tc.seed + rank)  # but each its own dropout
+    start, progress = _resume(objective, optimizers)
+    shares = {k: gather(np.array([v])).tolist() for k, v in parameter_counts(objective).items()}
+    pids = gather(np.array([os.getpid()])).tolist()  # which processes this worker group runs in
     layout = feature_layout(cfg.model, tc.tasks)
-    model = ray.train.torch.prepare_model(build_model(cfg.model, layout))
-    loss_fn = MultiTaskLoss(tc.tasks, tc.task_weights)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    train_shard = ray.train.get_dataset_shard("train")
-    valid_shard = ray.train.get_dataset_shard("valid")
+    train_shard, valid_shard = ray.train.get_dataset_shard(TRAIN), ray.train.get_dataset_shard(VALID)
 
-    for epoch in range(tc.epochs):
-        losses = train_epoch(model, _batches(train_shard, layout, tc.batch_size, tc.seed + epoch), loss_fn, optimizer)
-        labels, probs = predict(model, _batches(valid_shard, layout, tc.batch_size, None), tc.tasks)
-        labels, probs = _gather(labels), _gather(probs)
-        per_task = task_metrics(labels, probs, tc.tasks)
+    for epoch in range(start, tc.epochs):
+        if progress.exhausted(tc.patience):
+            break
+        shuffle = {"local_shuffle_buffer_size": tc.shuffle_buffer, "local_shuffle_seed": tc.seed + epoch}
+        began = time.perf_counter()
+        losses = train_epoch(
+            objective, _batches(train_shard, layout, tc.batch_size, shuffle if tc.shuffle_buffer else {}), optimizers
+        )
+        seconds = time.perf_counter() - began
+        rows = float(gather(np.array([losses["rows"]])).sum())
         metrics: dict[str, Any] = {
             "epoch": epoch,
-            "train/loss": losses["loss"],
-            "train/rows": float(_gather(np.array([losses["rows"]])).sum()),
+            "started_at_epoch": start,  # > 0: this worker group resumed from a checkpoint
+            "train/rows": rows,
+            "train/seconds": seconds,
+            "train/samples_per_s": rows / seconds if seconds > 0 else 0.0,
+            **{f"train/{k}": v for k, v in losses.items() if k != "rows"},
+            **_validate(objective, valid_shard, layout, tc.batch_size),
+            "params/full": full_size,
+            "params/per_worker": shares["params"],
+            "params/embedding_per_worker": shares["embedding_params"],
+            "workers/pid": pids,
         }
-        for task, values in per_task.items():
-            metrics |= {f"valid/{task}_{name}": value for name, value in values.items()}
-        metrics["valid/mean_auc"] = float(np.mean([m["auc"] for m in per_task.values()]))
-        metrics["valid/rows"] = float(len(labels))
-        with tempfile.TemporaryDirectory() as tmp:
-            checkpoint = None
-            if rank == 0:
-                module: torch.nn.Module = getattr(model, "module", model)  # unwrap DDP
-                torch.save(module.state_dict(), os.path.join(tmp, CHECKPOINT_WEIGHTS))
-                with open(os.path.join(tmp, CHECKPOINT_METRICS), "w") as out:
-                    json.dump(metrics, out)
-                checkpoint = ray.train.Checkpoint.from_directory(tmp)
-            ray.train.report(metrics, checkpoint=checkpoint)
+        progress = progress.after(epoch, float(metrics[tc.select_metric]), tc.select_mode)
+        _report(metrics | progress.as_metrics(), objective, optimizers)

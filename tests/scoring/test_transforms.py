@@ -94,20 +94,20 @@ def test_popular_items_are_the_n_most_clicked_ties_broken_by_item_id(spark: Spar
             ("i2", 1.0, "c1"),
             ("i4", None, "c3"),
         ],
-        "item_id string, item_log_clicks double, category_id string",
+        "item_id string, item_clicks_30d double, category_id string",
     )
 
     actual = popular_items(items, n=3)
 
     expected = spark.createDataFrame(
         [("i3", 3.5, "c2"), ("i1", 2.0, None), ("i5", 2.0, "c1")],
-        "item_id string, item_log_clicks double, category_id string",
+        "item_id string, item_clicks_30d double, category_id string",
     )
     assertDataFrameEqual(actual, expected, checkRowOrder=True)
 
 
 def test_popular_items_returns_every_item_when_fewer_than_n(spark: SparkSession) -> None:
-    items = spark.createDataFrame([("i2", 0.0), ("i1", None)], "item_id string, item_log_clicks double")
+    items = spark.createDataFrame([("i2", 0.0), ("i1", None)], "item_id string, item_clicks_30d double")
 
     actual = popular_items(items, n=5).select(F.col(S.ITEM_ID))
 

@@ -1,0 +1,209 @@
+"""Benchmark of the `ingest` stage against the floor of reading the same files.
+
+    .venv/bin/python bench/ingest.py                            # 1M and 10M events, json and csv (quiet machine)
+    .venv/bin/python bench/ingest.py --sizes 20000 --keep       # a quick check that it runs
+
+For each size and format it generates a dirty log once (gzip; not measured), then, each
+in a fresh process:
+
+- `floor`: Spark reads the same files as text with no parsing (`spark.read.text`,
+  written to the `noop` sink, so every line is decompressed and materialised);
+- `ingest`: the ingest stage on all dates, from an empty `events` table (parse,
+  validate, bots, duplicates, Delta writes of events, quarantine and dq_metrics).
+
+Per run it records the wall seconds of the work itself (Spark's start-up excluded;
+for ingest the stage's seconds in the run summary), lines or events per second, and
+the peak resident memory of the process tree (driver JVM + Python workers, polled
+from /proc). `ratio` is ingest's lines per second over the floor's: the goal is at
+least 0.5. Results go to bench/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+PAGE = os.sysconf("SC_PAGE_SIZE")
+STAGE = "import sys; from mtlrec.cli import main; sys.exit(main(sys.argv[1:]))"
+# a stage, its Spark session started first so the stage's seconds exclude start-up
+WARM_STAGE = """
+import sys
+from mtlrec.cli import main, parse_args
+from mtlrec.config import load_config
+from mtlrec.spark_session import get_spark
+args = parse_args(sys.argv[1:])
+get_spark(load_config(args.conf, args.overrides).spark).range(1).count()
+sys.exit(main(sys.argv[1:]))
+"""
+# the floor: every line read and materialised, nothing parsed; prints its seconds
+FLOOR = """
+import sys, time
+from mtlrec.config import load_config
+from mtlrec.spark_session import get_spark
+cfg = load_config(sys.argv[1], sys.argv[2:])
+spark = get_spark(cfg.spark)
+spark.range(1).count()
+start = time.perf_counter()
+spark.read.text(cfg.paths.root + "/raw").write.format("noop").mode("overwrite").save()
+print("SECONDS", time.perf_counter() - start)
+"""
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of process `root` and all its descendants, from /proc."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            rss[int(entry)] = int(Path(f"/proc/{entry}/statm").read_text().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+        parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    family = {root}
+    grew = True
+    while grew:
+        before = len(family)
+        family |= {pid for pid, ppid in parent.items() if ppid in family}
+        grew = len(family) > before
+    return sum(rss.get(pid, 0) for pid in family)
+
+
+def measured(args: list[str]) -> tuple[float, int, str]:
+    """Run `args`; return its wall seconds, the peak RSS of its process tree, its stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def poll() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    out, err = proc.communicate()
+    watcher.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:4])} ... failed ({proc.returncode}):\n{err[-3000:]}")
+    return time.perf_counter() - start, peak[0], out
+
+
+def overrides(root: Path, events: int, fmt: str, driver_memory: str) -> list[str]:
+    """Config for a log of `events`: ids, files and shuffle partitions grow with it."""
+    return [
+        f"paths.root={root}",
+        f"generate.events={events}",
+        f"generate.users={max(4000, events // 50)}",
+        f"generate.items={max(1500, events // 130)}",
+        f"generate.partitions={max(4, events // 250_000)}",
+        f"generate.format={fmt}",
+        "generate.compression=gzip",
+        f"input.format={fmt}",
+        f"spark.shuffle_partitions={max(4, events // 500_000)}",
+        f"spark.driver_memory={driver_memory}",
+    ]
+
+
+def cli(stage: str, sets: list[str], *, warm: bool = False) -> list[str]:
+    flags = [a for s in sets for a in ("--set", s)]
+    return [PYTHON, "-c", WARM_STAGE if warm else STAGE, stage, "--conf", "conf/local.yaml", "--new-run", *flags]
+
+
+def generated(root: Path, events: int, fmt: str, sets: list[str]) -> dict[str, Any]:
+    """The log's manifest, generating the log unless an equal one is there."""
+    manifest = root / "raw" / "_manifest.json"
+    config = root / "bench-config.json"
+    if not (manifest.exists() and config.exists() and json.loads(config.read_text()) == sets):
+        print(f"generating {events:,} events as {fmt} under {root} ...", flush=True)
+        measured(cli("generate", sets))
+        config.write_text(json.dumps(sets))
+    result: dict[str, Any] = json.loads(manifest.read_text())
+    return result
+
+
+def floor(sets: list[str]) -> dict[str, Any]:
+    wall, peak, out = measured([PYTHON, "-c", FLOOR, "conf/local.yaml", *sets])
+    seconds = float(next(line.split()[1] for line in out.splitlines() if line.startswith("SECONDS")))
+    return {"seconds": round(seconds, 2), "process_seconds": round(wall, 2), "peak_rss_mb": peak >> 20}
+
+
+def ingest(root: Path, sets: list[str]) -> dict[str, Any]:
+    for table in ("events", "quarantine", "dq_metrics"):
+        subprocess.run(["rm", "-rf", str(root / "tables" / table)], check=True)
+    wall, peak, _ = measured(cli("ingest", sets, warm=True))
+    summary = json.loads((root / "runs" / "latest.json").read_text())
+    quality = summary["metrics"]["ingest"]
+    return {
+        "seconds": summary["stages"]["ingest"]["seconds"],
+        "process_seconds": round(wall, 2),
+        "peak_rss_mb": peak >> 20,
+        "read": quality["read"],
+        "clean": quality["clean"],
+    }
+
+
+def bench(events: int, fmt: str, args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(args.root) / f"{fmt}-{events}"
+    sets = overrides(root, events, fmt, args.driver_memory)
+    manifest = generated(root, events, fmt, sets)
+    lines = sum(manifest["totals"].values())
+    size = sum(f.stat().st_size for f in (root / "raw").rglob("*.gz"))
+    floors = [floor(sets) for _ in range(args.repeat)]
+    ingests = [ingest(root, sets) for _ in range(args.repeat)]
+    best_floor = min(floors, key=lambda r: r["seconds"])
+    best_ingest = min(ingests, key=lambda r: r["seconds"])
+    floor_rate = lines / best_floor["seconds"]
+    ingest_rate = best_ingest["read"] / best_ingest["seconds"]
+    took, peak = best_ingest["seconds"], best_ingest["peak_rss_mb"]
+    print(
+        f"{fmt:>4} {events:>11,}: floor {floor_rate:>11,.0f} lines/s, ingest {ingest_rate:>9,.0f} lines/s"
+        f" ({took:.1f} s, peak {peak:,} MB), ratio {ingest_rate / floor_rate:.3f}",
+        flush=True,
+    )
+    return {
+        "format": fmt,
+        "events": events,
+        "lines": lines,
+        "gzip_mb": round(size / 2**20, 1),
+        "floor": {**best_floor, "lines_per_s": round(floor_rate), "runs": floors},
+        "ingest": {**best_ingest, "events_per_s": round(ingest_rate), "runs": ingests},
+        "ratio": round(ingest_rate / floor_rate, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000], help="events per log")
+    parser.add_argument("--formats", nargs="+", default=["json", "csv"], choices=["json", "csv"])
+    parser.add_argument("--root", default="/tmp/mtlrec-bench-ingest", help="where the logs and tables go")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the fastest counts")
+    parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "ingest.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the generated logs and tables")
+    args = parser.parse_args()
+    results = [bench(events, fmt, args) for events in args.sizes for fmt in args.formats]
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "note": "lines/s: lines read (events and dirt) per wall second of the work; ratio = ingest / floor",
+        "results": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {args.out}")
+    if not args.keep:
+        subprocess.run(["rm", "-rf", args.root], check=True)
+
+
+if __name__ == "__main__":
+    main()

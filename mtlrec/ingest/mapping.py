@@ -1,0 +1,94 @@
+"""Mapping files: how a foreign log's fields, event values and time unit become mtlrec's.
+
+A mapping is YAML in `conf/mappings/<name>.yaml` (or any path), loaded into a frozen
+dataclass with the same checks as the config: an unknown key, a wrong type or a
+reference to a field the log does not have fails naming the key and the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from mtlrec import schema as S
+from mtlrec import storage
+from mtlrec.config import ConfigError, from_dict
+
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "conf" / "mappings"
+TIMESTAMP_UNITS = ("iso8601", "epoch_seconds", "epoch_millis")
+REQUIRED = (S.TS, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE)
+CANONICAL = tuple(S.RAW_SCHEMA.fieldNames())
+
+
+@dataclass(frozen=True)
+class Mapping:
+    fields: tuple[str, ...]  # the log's fields; a CSV without header has them in this order
+    columns: dict[str, str]  # canonical column -> source field
+    event_types: dict[str, str]  # source value -> canonical event type
+    ignore_event_types: tuple[str, ...] = ()  # values with no canonical type, quarantined as such
+    timestamp: str = "iso8601"
+    key: tuple[str, ...] = (S.EVENT_ID,)  # canonical columns that identify an event
+    numbers: tuple[str, ...] = ()  # JSON fields that hold numbers (others are strings)
+    name: str = field(default="", compare=False)  # where it was loaded from, for messages
+
+    @property
+    def derived_id(self) -> bool:
+        """True when `event_id` is a hash of `key`, not a field of the log."""
+        return tuple(self.key) != (S.EVENT_ID,)
+
+    def source(self, column: str) -> str | None:
+        """The source field of a canonical column (None: the log does not have it)."""
+        return self.columns.get(column)
+
+
+def mapping_location(name: str) -> str:
+    """A mapping's file: a name in conf/mappings/, or a path or URI as given."""
+    if "/" in name or name.endswith((".yaml", ".yml")):
+        return name
+    return str(MAPPINGS_DIR / f"{name}.yaml")
+
+
+def load_mapping(name: str) -> Mapping:
+    where = mapping_location(name)
+    try:
+        raw = yaml.safe_load(storage.read_bytes(where)) or {}
+    except FileNotFoundError:
+        known = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
+        raise ConfigError(f"input.mapping {name!r}: no mapping file at {where} (shipped: {known})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where}: not valid YAML: {err}") from err
+    mapping: Mapping = from_dict(Mapping, {**raw, "name": where}, source=where)
+    check(mapping)
+    return mapping
+
+
+def check(mapping: Mapping) -> None:
+    """Cross-field checks; raises ConfigError naming the mapping file."""
+    where = mapping.name or "<mapping>"
+    unknown_columns = sorted(set(mapping.columns) - set(CANONICAL))
+    problems = [
+        (not unknown_columns, f"columns: unknown canonical column(s) {unknown_columns}; known: {list(CANONICAL)}"),
+        (set(REQUIRED) <= set(mapping.columns), f"columns must map {list(REQUIRED)}"),
+        (
+            set(mapping.columns.values()) <= set(mapping.fields),
+            f"columns name source fields not in fields: {sorted(set(mapping.columns.values()) - set(mapping.fields))}",
+        ),
+        (set(mapping.numbers) <= set(mapping.fields), "numbers must be listed in fields"),
+        (len(set(mapping.fields)) == len(mapping.fields), "fields must not repeat"),
+        (
+            len(mapping.event_types) > 0 and set(mapping.event_types.values()) <= set(S.EVENT_TYPES),
+            f"event_types must map values onto {list(S.EVENT_TYPES)}",
+        ),
+        (
+            not set(mapping.ignore_event_types) & set(mapping.event_types),
+            "a value is both in event_types and ignore_event_types",
+        ),
+        (mapping.timestamp in TIMESTAMP_UNITS, f"timestamp must be one of {TIMESTAMP_UNITS}"),
+        (len(mapping.key) > 0 and set(mapping.key) <= set(CANONICAL), f"key must name canonical columns {CANONICAL}"),
+        (set(mapping.key) <= set(mapping.columns), "key names a column the mapping does not map"),
+    ]
+    for ok, message in problems:
+        if not ok:
+            raise ConfigError(f"{where}: {message}")

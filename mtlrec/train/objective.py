@@ -1,0 +1,91 @@
+"""What the trainer optimises: a model and its loss as one module, and its optimizers.
+
+Model and loss form one module so that DDP and FSDP see every trained parameter (a
+learnt task weighting included) and so the loss runs inside `forward`, the only place
+FSDP holds the gathered weights. The trainer never asks which model it holds: it
+reaches the id embeddings, for their L2 penalty and for GradNorm, through forward
+hooks on every `nn.Embedding` the model has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mtlrec.config import Config, TrainConfig
+from mtlrec.layout import feature_layout
+from mtlrec.models import Batch, MultiTaskLoss, build_loss, build_model
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    logits: dict[str, torch.Tensor]  # task -> [B]
+    loss: torch.Tensor | None  # the total to minimise; None without labels
+    per_task: dict[str, torch.Tensor]  # task -> weighted mean BCE (detached)
+
+
+class Objective(nn.Module):
+    def __init__(self, model: nn.Module, loss: MultiTaskLoss, embedding_l2: float = 0.0) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = loss
+        self.embedding_l2 = embedding_l2
+        self._looked_up: list[torch.Tensor] = []
+        for table in embedding_tables(model):
+            table.register_forward_hook(self._keep_lookup)
+
+    def _keep_lookup(self, module: nn.Module, inputs: object, output: torch.Tensor) -> None:
+        if torch.is_grad_enabled():  # only a training step needs them
+            self._looked_up.append(output)
+
+    def forward(self, batch: Batch) -> StepOutput:
+        self._looked_up = []
+        logits = self.model(batch)
+        looked_up, self._looked_up = self._looked_up, []
+        if batch.labels is None or not torch.is_grad_enabled():
+            return StepOutput(logits=logits, loss=None, per_task={})
+        total, per_task = self.loss(logits, batch.labels, batch.weights, shared=looked_up)
+        if self.embedding_l2 > 0 and looked_up:
+            # an L2 prior on each row in proportion to how often the batch reads it
+            total = total + self.embedding_l2 * sum(e.pow(2).sum(dim=-1).mean() for e in looked_up)
+        return StepOutput(logits=logits, loss=total, per_task=per_task)
+
+
+def build_objective(cfg: Config) -> Objective:
+    """The model and loss `cfg` describes, in one process (no parallelism yet)."""
+    layout = feature_layout(cfg.model, cfg.train.tasks)
+    return Objective(build_model(cfg.model, layout), build_loss(cfg.train), cfg.train.embedding_l2)
+
+
+def embedding_tables(module: nn.Module) -> list[nn.Embedding]:
+    return [m for m in module.modules() if isinstance(m, nn.Embedding)]
+
+
+def use_sparse_gradients(module: nn.Module) -> None:
+    """Embedding tables return sparse gradients: only the rows a batch read are updated."""
+    for table in embedding_tables(module):
+        table.sparse = True
+
+
+def build_optimizers(objective: nn.Module, tc: TrainConfig) -> list[torch.optim.Optimizer]:
+    """AdamW for dense parameters, and SparseAdam for tables with sparse gradients.
+
+    Weight decay applies to the dense layers only: the tables are regularised through
+    `train.embedding_l2`, the same way whether their gradients are dense or sparse,
+    and a learnt task weighting is not decayed at all.
+    """
+    tables = embedding_tables(objective)
+    sparse = {id(p) for t in tables if t.sparse for p in t.parameters()}
+    losses = [m for m in objective.modules() if isinstance(m, MultiTaskLoss)]
+    no_decay = {id(p) for t in tables for p in t.parameters()} | {id(p) for m in losses for p in m.parameters()}
+    params = list(objective.parameters())
+    groups = [
+        {"params": [p for p in params if id(p) not in no_decay], "weight_decay": tc.weight_decay},
+        {"params": [p for p in params if id(p) in no_decay and id(p) not in sparse], "weight_decay": 0.0},
+    ]
+    optimizers: list[torch.optim.Optimizer] = [torch.optim.AdamW([g for g in groups if g["params"]], lr=tc.lr)]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam([p for p in params if id(p) in sparse], lr=tc.lr))
+    return optimizers

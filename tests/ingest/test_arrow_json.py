@@ -1,0 +1,86 @@
+"""The pyarrow JSON-lines parser: one row and one verdict per line, whatever the mix."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from mtlrec.ingest import arrow_json
+from mtlrec.ingest.arrow_json import BAD_TYPE, MALFORMED, arrow_schema, parse_lines
+
+SCHEMA = arrow_schema(["event_id", "user_id", "price"], numbers=["price"])
+
+
+def good(i: int) -> str:
+    return json.dumps({"event_id": f"e{i}", "user_id": "u1", "price": 1.5, "unknown": [1, 2]})
+
+
+BAD = {
+    '{"event_id": "e1", "user_id': MALFORMED,  # truncated
+    '{"event_id": "e1"} {"event_id": "e2"}': MALFORMED,  # two objects on a line
+    '{"event_id": "e1"} trailing': MALFORMED,
+    "[1, 2]": MALFORMED,
+    "null": MALFORMED,
+    "42": MALFORMED,
+    "event_id,user_id,price": MALFORMED,  # another format
+    '{"price": "n/a"}': BAD_TYPE,
+    '{"price": true}': BAD_TYPE,
+    '{"price": 1e400}': BAD_TYPE,
+    '{"user_id": 123}': BAD_TYPE,
+    '{"user_id": {"id": 1}}': BAD_TYPE,
+}
+
+
+def mixed() -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """Good lines with a bad one (or a null) after each; the expected verdicts and ids."""
+    lines: list[str | None] = []
+    verdicts: list[str | None] = []
+    ids: list[str | None] = []
+    for i, (line, verdict) in enumerate([*BAD.items(), (None, None)]):
+        lines += [good(i), line]
+        verdicts += [None, verdict]
+        ids += [f"e{i}", None]
+    return lines, verdicts, ids
+
+
+def test_every_bad_line_gets_its_verdict_and_every_good_line_its_row() -> None:
+    lines, verdicts, ids = mixed()
+
+    rows, errors = parse_lines(pa.array(lines, pa.string()), SCHEMA)
+
+    assert errors.to_pylist() == verdicts
+    assert rows.column("event_id").to_pylist() == ids
+    assert rows.num_rows == len(lines)
+
+
+def test_line_by_line_mode_gives_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines, _, _ = mixed()
+    fast = parse_lines(pa.array(lines, pa.string()), SCHEMA)
+    monkeypatch.setattr(arrow_json, "_MAX_SEGMENT_ERRORS", 0)
+
+    slow = parse_lines(pa.array(lines, pa.string()), SCHEMA)
+
+    assert slow[0].equals(fast[0]) and slow[1].equals(fast[1])
+
+
+def test_fields_are_typed_missing_ones_null_and_numbers_may_be_integers() -> None:
+    lines = ['{"event_id": "e1", "price": 3}', ' {"user_id": "u2"}  ', "{}"]
+
+    rows, errors = parse_lines(pa.array(lines, pa.string()), SCHEMA)
+
+    assert errors.null_count == 3
+    assert rows.to_pylist() == [
+        {"event_id": "e1", "user_id": None, "price": 3.0},
+        {"event_id": None, "user_id": "u2", "price": None},
+        {"event_id": None, "user_id": None, "price": None},
+    ]
+
+
+def test_a_batch_of_nothing_but_nulls_or_nothing_at_all() -> None:
+    for lines in ([None, None], []):
+        rows, errors = parse_lines(pa.array(lines, pa.string()), SCHEMA)
+
+        assert rows.num_rows == len(lines) and rows.schema == SCHEMA
+        assert errors.null_count == len(lines)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mtlrec.config import Config, ModelConfig
+from mtlrec.layout import feature_layout
+from mtlrec.models import build_model
+from mtlrec.models.artifact import load_model, save_model
+from mtlrec.models.inference import artifact_token, predict_frames
+
+CFG = Config(model=ModelConfig(embedding_dim=4, user_buckets=16, item_buckets=8, category_buckets=4))
+LAYOUT = feature_layout(CFG.model, CFG.train.tasks)
+
+
+def write_artifact(path: Path, seed: int) -> None:
+    torch.manual_seed(seed)
+    model = build_model(CFG.model, LAYOUT)
+    save_model(str(path), model.state_dict(), {"config": CFG.to_dict(), "seed": seed})
+
+
+def frame(rows: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    data = {f.name: rng.integers(0, f.buckets, rows) for f in LAYOUT.sparse}
+    data |= {c: rng.normal(size=rows).astype(np.float32) for c in LAYOUT.dense}
+    return pd.DataFrame(data | {"key": np.arange(rows)})
+
+
+def test_artifact_round_trips_through_weights_only_loading(tmp_path: Path) -> None:
+    write_artifact(tmp_path, seed=0)
+    torch.manual_seed(0)
+    expected = build_model(CFG.model, LAYOUT).state_dict()
+
+    loaded = load_model(str(tmp_path))
+
+    assert loaded.metadata["seed"] == 0 and not loaded.model.training
+    for name, value in loaded.model.state_dict().items():
+        torch.testing.assert_close(value, expected[name])
+
+
+def test_a_model_retrained_into_the_same_folder_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    tasks = CFG.train.tasks
+    write_artifact(tmp_path, seed=0)
+    first = next(predict_frames(str(tmp_path), ["key"], tasks, artifact_token(str(tmp_path)))(iter([frame()])))
+    write_artifact(tmp_path, seed=1)
+    second = next(predict_frames(str(tmp_path), ["key"], tasks, artifact_token(str(tmp_path)))(iter([frame()])))
+
+    assert list(first.columns) == ["key", "p_click", "p_purchase"]
+    assert not np.allclose(first["p_click"], second["p_click"])
