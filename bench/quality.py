@@ -87,6 +87,7 @@ def prepare(args: argparse.Namespace, timings: dict[str, float]) -> list[str]:
         # one embedding row per id: the vocabulary must fit the tables
         f"model.user_buckets={args.users + 16}",
         f"model.item_buckets={args.items + 16}",
+        "train.baselines=[]",  # every model is trained here anyway
         *args.overrides,
     ]
     if not args.reuse:

@@ -186,6 +186,12 @@ class TrainConfig:
     use_gpu: bool = False
     max_failures: int = 2  # worker-group restarts from the latest checkpoint before giving up
     shuffle_buffer: int = 8192  # rows of the local shuffle buffer of each worker (0: none)
+    # down-sampled negatives (features.negative_keep_rate < 1): weight each by 1 / keep-rate
+    # in the loss, or train unweighted and correct the probabilities at inference
+    reweight_negatives: bool = True
+    # models trained after the run's model on the same samples, for `evaluate` to
+    # measure the run's model against (skipped when it is the run's model)
+    baselines: tuple[str, ...] = ("single_task",)
 
 
 @dataclass(frozen=True)
@@ -201,15 +207,43 @@ class TuneConfig:
 @dataclass(frozen=True)
 class EvaluateConfig:
     auc_bins: int = 100_000
+    # precision, recall and F1 of `p >= threshold`, per task (tasks not trained are ignored)
+    thresholds: dict[str, float] = field(default_factory=lambda: {"click": 0.2, "purchase": 0.02})
+    # ranking metrics: each strategy's top-K for every test user as of the first test
+    # day, against the items each bought during the test days
+    ranking_k: int = 10
+
+
+# the terms a strategy may raise to a power: task probabilities, their ESMM products
+# and ratios, and item attributes
+PROBABILITY_TERMS = ("click", "purchase", "ctcvr", "cvr")
+ITEM_TERMS = ("price", "popularity")
 
 
 @dataclass(frozen=True)
 class ScoreConfig:
     top_k: int = 10
-    candidates: int = 100  # most popular items scored for every user
-    # ranking score = prod_t p_t ** exponent_t, over the tasks named here
-    strategy: dict[str, float] = field(default_factory=lambda: {"click": 1.0, "purchase": 1.0})
-    batch_size: int = 4096
+    # candidates per user: the whole catalogue when it has at most `catalogue_max`
+    # items, else the union of the `popular` most-clicked items, the `category_popular`
+    # most-clicked of each of the user's `top_categories` categories, and the items the
+    # user clicked in the last `viewed_days` days but did not buy
+    catalogue_max: int = 300
+    popular: int = 100
+    category_popular: int = 20
+    top_categories: int = 3
+    viewed_days: int = 7
+    exclude_purchased: bool = True  # never recommend an item the user already bought
+    category_cap: int = 0  # at most this many items of one category in a top-K (0: no cap)
+    # named ranking strategies, each scored and written side by side (`strategy` column):
+    # score = prod over terms of term ** exponent; terms are p_click, p_purchase,
+    # p_ctcvr (= p_purchase: purchase is labelled over all exposures), p_cvr
+    # (= p_purchase / p_click), and the item's price and popularity (30-day clicks + 1)
+    strategies: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {"ctcvr": {"ctcvr": 1.0}, "click": {"click": 1.0}}
+    )
+    leaderboard_size: int = 50  # items per leaderboard (and per category)
+    trending_days: int = 7  # trending: purchases in the last N days against the N before
+    batch_size: int = 4096  # rows per Arrow batch into the model
 
 
 @dataclass(frozen=True)
@@ -383,15 +417,41 @@ def validate(cfg: Config, *, source: str) -> None:
         *_features_checks(cfg.features),
         *_generate_checks(cfg.generate),
         *_ingest_checks(cfg.input, cfg.ingest),
+        *_score_checks(cfg.score, cfg.train.tasks),
         (
-            set(cfg.score.strategy) <= set(cfg.train.tasks),
-            "score.strategy may only name tasks listed in train.tasks",
+            cfg.train.reweight_negatives or cfg.features.negative_keep_rate >= 1.0 or "click" in cfg.train.tasks,
+            "train.reweight_negatives: false needs the click task, to correct for features.negative_keep_rate",
         ),
-        (cfg.score.top_k <= cfg.score.candidates, "score.top_k must be <= score.candidates"),
+        (cfg.evaluate.ranking_k >= 1, "evaluate.ranking_k must be >= 1"),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
+
+
+def _score_checks(sc: ScoreConfig, tasks: tuple[str, ...]) -> list[tuple[bool, str]]:
+    derived = ("ctcvr", "cvr") if {"click", "purchase"} <= set(tasks) else ()
+    allowed = (*tasks, *derived, *ITEM_TERMS)
+    checks = [
+        (len(sc.strategies) > 0, "score.strategies must name at least one strategy"),
+        (sc.top_k >= 1, "score.top_k must be >= 1"),
+        (sc.category_cap >= 0, "score.category_cap must be >= 0 (0: no cap)"),
+        (
+            min(sc.catalogue_max, sc.popular, sc.category_popular, sc.top_categories, sc.viewed_days) >= 0,
+            "score.catalogue_max, popular, category_popular, top_categories and viewed_days must be >= 0",
+        ),
+    ]
+    for name, terms in sc.strategies.items():
+        unknown = sorted(set(terms) - set(allowed))
+        checks.append(
+            (
+                not unknown,
+                f"score.strategies.{name}: unknown term {unknown[0] if unknown else ''!r} "
+                f"(allowed with train.tasks {list(tasks)}: {', '.join(allowed)})",
+            )
+        )
+        checks.append((len(terms) > 0, f"score.strategies.{name} must name at least one term"))
+    return checks
 
 
 def _generate_checks(gc: GenerateConfig) -> list[tuple[bool, str]]:
@@ -451,7 +511,9 @@ def _features_checks(fc: FeaturesConfig) -> list[tuple[bool, str]]:
 
 
 def _train_checks(tc: TrainConfig) -> list[tuple[bool, str]]:
+    unknown = sorted(set(tc.baselines) - set(_MODELS))
     return [
+        (not unknown, f"train.baselines: unknown model {unknown[0] if unknown else ''!r} (known: {_MODELS})"),
         (tc.parallelism in _PARALLELISM, f"train.parallelism must be one of {_PARALLELISM}, got {tc.parallelism!r}"),
         (
             tc.task_weighting in _TASK_WEIGHTING,

@@ -67,6 +67,11 @@ SPEC = "spec"  # the features config the samples were built with, as JSON
 # recommendation columns
 RANK = "rank"
 SCORE = "score"
+STRATEGY = "strategy"  # the named ranking strategy a row was ranked by
+MODEL_RUN_ID = "model_run_id"  # the run that trained the model
+# leaderboard columns
+BOARD = "board"  # expected_purchases, category_expected_purchases, trending
+VALUE = "value"  # what the board ranks by
 RUN_ID = "run_id"
 
 # Delta table names under <root>/tables/
@@ -83,6 +88,7 @@ VOCABULARY_TABLE = "vocabulary"
 FEATURE_STATS_TABLE = "feature_stats"
 SAMPLES_TABLE = "samples"
 RECOMMENDATIONS_TABLE = "recommendations"
+LEADERBOARD_TABLE = "leaderboard"
 
 # The raw log as written by `generate` and read by `ingest`: every field a string or
 # number exactly as a producer would send it; `ingest` decides what is valid.

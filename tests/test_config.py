@@ -79,7 +79,7 @@ def test_overrides_are_parsed_as_yaml_values() -> None:
             "train.epochs=7",
             "train.tasks=[click]",
             "train.task_weights=[2]",
-            "score.strategy={click: 1}",
+            "score.strategies={clicks: {click: 1}}",
             "features.valid_start=2026-11-02",
             "spark.ui=true",
         ],
@@ -89,7 +89,7 @@ def test_overrides_are_parsed_as_yaml_values() -> None:
     assert cfg.train.epochs == 7 and type(cfg.train.epochs) is int
     assert cfg.train.tasks == ("click",)
     assert cfg.train.task_weights == (2.0,) and type(cfg.train.task_weights[0]) is float
-    assert cfg.score.strategy == {"click": 1.0}
+    assert cfg.score.strategies == {"clicks": {"click": 1.0}}
     assert cfg.features.valid_start == dt.date(2026, 11, 2)
     assert cfg.spark.ui is True
 
@@ -131,8 +131,27 @@ def test_valid_start_not_before_test_start_fails(valid_start: str) -> None:
 
 
 def test_strategy_naming_a_task_not_trained_fails() -> None:
-    with pytest.raises(ConfigError, match=r"score\.strategy"):
+    # the default strategies rank by ctcvr, which needs the purchase task
+    with pytest.raises(ConfigError, match=r"score\.strategies\.ctcvr: unknown term 'ctcvr'"):
         load_config(None, ["train.tasks=[click]", "train.task_weights=[1.0]"])
+
+
+def test_strategy_with_an_unknown_term_fails_naming_strategy_and_term() -> None:
+    with pytest.raises(ConfigError, match=r"score\.strategies\.rev: unknown term 'revenue'"):
+        load_config(None, ["score.strategies={rev: {ctcvr: 1, revenue: 1}}"])
+
+
+def test_strategy_over_click_and_item_attributes_is_accepted_for_a_click_model() -> None:
+    cfg = load_config(
+        None, ["train.tasks=[click]", "train.task_weights=[1.0]", "score.strategies={c: {click: 1, price: 0.5}}"]
+    )
+
+    assert cfg.score.strategies == {"c": {"click": 1.0, "price": 0.5}}
+
+
+def test_unknown_baseline_model_fails() -> None:
+    with pytest.raises(ConfigError, match=r"train\.baselines: unknown model 'xgboost'"):
+        load_config(None, ["train.baselines=[single_task, xgboost]"])
 
 
 def test_config_round_trips_through_to_dict(tmp_path: Path) -> None:
@@ -142,7 +161,7 @@ def test_config_round_trips_through_to_dict(tmp_path: Path) -> None:
             "ingest.dates=[2026-11-01, 2026-11-03]",
             "model.hidden_dims=[32, 8]",
             "spark.conf={spark.x: '1'}",
-            "score.strategy={click: 1.0, purchase: 0.5}",
+            "score.strategies={mix: {click: 1.0, purchase: 0.5}}",
         ],
     )
 

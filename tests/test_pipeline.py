@@ -20,8 +20,13 @@ TINY = [
     "generate.items=250",
     "train.epochs=3",
     "score.top_k=5",
-    "score.candidates=40",
+    # fewer than the 250 items: candidates are generated, not the whole catalogue
+    "score.catalogue_max=100",
+    "score.popular=40",
+    "score.category_cap=2",
+    "evaluate.ranking_k=5",
 ]
+K, CAP = 5, 2
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,28 @@ def test_run_records_every_stage_with_timings_and_test_metrics(run_summary: dict
         assert 0.0 < run_summary["metrics"]["test"][task]["logloss"] < 1.0
         assert 0.5 < run_summary["metrics"]["oracle"][task]["auc"] <= 1.0
     report = Path(run_summary["artifacts"]["report"])
-    assert {"report.md", "metrics.json", "calibration.png", "learning_curves.png"} <= {p.name for p in report.iterdir()}
+    files = {"report.md", "metrics.json", "calibration.png", "learning_curves.png", "task_auc.png", "ranking.png"}
+    assert files <= {p.name for p in report.iterdir()}
+
+
+@pytest.mark.slow
+def test_evaluate_ranks_every_strategy_and_baseline_and_reports_uplift(run_summary: dict[str, Any]) -> None:
+    metrics = run_summary["metrics"]
+    strategies = set(run_summary["config"]["score"]["strategies"])
+    expected = {f"mmoe/{s}" for s in strategies} | {f"single_task/{s}" for s in strategies} | {"popular/most_popular"}
+    assert set(metrics["ranking"]) == expected
+    for values in metrics["ranking"].values():
+        assert values["users"] > 0
+        assert 0.0 <= values["precision"] <= values["hit_rate"] <= 1.0
+        assert 0.0 <= values["recall"] <= 1.0 and 0.0 <= values["ndcg"] <= 1.0
+        assert 0.0 < values["coverage"] <= 1.0
+    baseline = metrics["baselines"]["single_task"]
+    for task in ("click", "purchase"):
+        uplift = metrics["uplift"]["single_task"][task]["auc"]
+        assert uplift == pytest.approx(metrics["test"][task]["auc"] - baseline[task]["auc"])
+        assert 0.0 <= metrics["thresholds"][task]["precision"] <= 1.0
+    report = (Path(run_summary["artifacts"]["report"]) / "report.md").read_text()
+    assert "## Ranking at K = 5" in report and "popular/most_popular" in report and "AUC uplift" in report
 
 
 @pytest.mark.slow
@@ -63,6 +89,7 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
         S.FEATURE_STATS_TABLE,
         S.SAMPLES_TABLE,
         S.RECOMMENDATIONS_TABLE,
+        S.LEADERBOARD_TABLE,
     }
     assert set(run_summary["tables"]) == expected
     for name, table in run_summary["tables"].items():
@@ -72,19 +99,53 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
 
 
 @pytest.mark.slow
-def test_every_user_with_events_gets_exactly_k_distinct_items(spark: SparkSession, run_summary: dict[str, Any]) -> None:
+def test_every_user_with_events_gets_k_distinct_unbought_items_per_strategy_within_the_category_cap(
+    spark: SparkSession, run_summary: dict[str, Any]
+) -> None:
     tables = run_summary["tables"]
     events = spark.read.format("delta").load(tables[S.EVENTS_TABLE]["path"])
     recs = spark.read.format("delta").load(tables[S.RECOMMENDATIONS_TABLE]["path"])
-    per_user = recs.groupBy(S.USER_ID).agg(
-        F.count(F.lit(1)).alias("n"), F.count_distinct(S.ITEM_ID).alias("items"), F.max(S.RANK).alias("top")
+    strategies = set(run_summary["config"]["score"]["strategies"])
+    per_list = recs.groupBy(S.STRATEGY, S.USER_ID).agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count_distinct(S.ITEM_ID).alias("items"),
+        F.count_distinct(S.RANK).alias("ranks"),
+        F.max(S.RANK).alias("top"),
     )
-    users_with_events = events.select(S.USER_ID).distinct()
-    missing = users_with_events.join(per_user, on=S.USER_ID, how="left_anti").count()
-    wrong = per_user.where((F.col("n") != 5) | (F.col("items") != 5) | (F.col("top") != 5)).count()
-    assert missing == 0
-    assert wrong == 0
-    assert per_user.count() == users_with_events.count()
+    users = events.select(S.USER_ID).distinct()
+    expected_lists = users.crossJoin(spark.createDataFrame([(s,) for s in strategies], "strategy string"))
+    assert expected_lists.join(per_list, on=[S.STRATEGY, S.USER_ID], how="left_anti").count() == 0
+    assert per_list.count() == users.count() * len(strategies)
+    assert (
+        per_list.where((F.col("n") != K) | (F.col("items") != K) | (F.col("ranks") != K) | (F.col("top") != K)).count()
+        == 0
+    )
+    # never an item the user bought before the scoring day (= after every event)
+    bought = events.where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE)).select(S.USER_ID, S.ITEM_ID).distinct()
+    assert recs.join(bought, on=[S.USER_ID, S.ITEM_ID]).count() == 0
+    per_category = recs.groupBy(S.STRATEGY, S.USER_ID, S.CATEGORY_ID).count()
+    assert per_category.where(F.col("count") > CAP).count() == 0
+    # a strategy's list is in score order, and p_ctcvr is p_purchase
+    assert recs.where(F.abs(F.col("p_ctcvr") - F.col("p_purchase")) > 1e-12).count() == 0
+    ctcvr = recs.where(F.col(S.STRATEGY) == F.lit("ctcvr"))
+    assert ctcvr.where(F.abs(F.col(S.SCORE) - F.col("p_ctcvr")) > 1e-9).count() == 0
+
+
+@pytest.mark.slow
+def test_leaderboards_rank_items_by_expected_purchases_overall_per_category_and_by_trend(
+    spark: SparkSession, run_summary: dict[str, Any]
+) -> None:
+    boards = spark.read.format("delta").load(run_summary["tables"][S.LEADERBOARD_TABLE]["path"])
+    recs = spark.read.format("delta").load(run_summary["tables"][S.RECOMMENDATIONS_TABLE]["path"])
+    assert {r[S.BOARD] for r in boards.select(S.BOARD).distinct().collect()} == {
+        "expected_purchases",
+        "category_expected_purchases",
+        "trending",
+    }
+    overall = boards.where(F.col(S.BOARD) == "expected_purchases").orderBy(S.RANK).collect()
+    values = [r[S.VALUE] for r in overall]
+    assert values == sorted(values, reverse=True) and [r[S.RANK] for r in overall] == list(range(1, len(overall) + 1))
+    assert boards.select(S.MODEL_RUN_ID).distinct().collect()[0][0] == recs.select(S.MODEL_RUN_ID).first()[0]
 
 
 @pytest.mark.slow

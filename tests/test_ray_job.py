@@ -16,6 +16,8 @@ from pyspark.sql import SparkSession
 
 from mtlrec import storage
 from mtlrec.cli import main
+from mtlrec.config import RayConfig
+from mtlrec.ray_cluster import ensure_ray
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -34,7 +36,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Every port is a free one: an earlier test's in-process Ray holds the defaults (the
     dashboard agent's 52365), and a head whose agent cannot bind answers each job
     submission with "No available agent". `ray stop --force` stops every Ray on the
-    machine, so this process's own Ray is shut down first.
+    machine, so this process's own Ray is shut down first, and started again after.
     """
     ray.shutdown()
     gcs, dashboard = free_port(), free_port()
@@ -54,11 +56,20 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{dashboard}"
     finally:
         subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        # later tests share the session's local Ray (4 CPUs): a Ray that Train starts
+        # on its own gets the machine's 2 and waits forever for its workers' CPUs
+        ensure_ray(RayConfig(num_cpus=4))
 
 
 @pytest.mark.slow
 def test_train_job_submitted_with_ray_cli_writes_the_model(spark: SparkSession, ray_head: str, tmp_path: Path) -> None:
-    overrides = [f"paths.root={tmp_path}", "generate.events=8000", "generate.users=300", "generate.items=100"]
+    overrides = [
+        f"paths.root={tmp_path}",
+        "generate.events=8000",
+        "generate.users=300",
+        "generate.items=100",
+        "train.baselines=[]",
+    ]
     sets = [a for o in overrides for a in ("--set", o)]
     for stage in ("generate", "ingest", "features"):
         assert main([stage, "--conf", "conf/local.yaml", *sets]) == 0

@@ -69,6 +69,21 @@ def plot_task_auc(path: str, test: dict[str, dict[str, float]], oracle: dict[str
     plt.close(fig)
 
 
+def plot_ranking(path: str, ranking: dict[str, dict[str, float]], k: int) -> None:
+    """Recall@K and NDCG@K per `<model>/<strategy>`, side by side."""
+    keys = list(ranking)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(keys)), 3.5))
+    x = range(len(keys))
+    ax.bar([i - 0.2 for i in x], [ranking[key]["recall"] for key in keys], width=0.4, label=f"recall@{k}")
+    ax.bar([i + 0.2 for i in x], [ranking[key]["ndcg"] for key in keys], width=0.4, label=f"NDCG@{k}")
+    ax.set_xticks(list(x), keys, rotation=20, ha="right")
+    ax.set(title="ranking on the test days' purchases, per model/strategy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_report(out_dir: str, *, title: str, metrics: dict[str, Any], history: list[dict[str, Any]]) -> list[str]:
     """Write the report files under `out_dir` (a local folder); return their paths.
 
@@ -89,6 +104,10 @@ def write_report(out_dir: str, *, title: str, metrics: dict[str, Any], history: 
     else:
         del files["learning_curves"]
     plot_task_auc(files["task_auc"], test, oracle)
+    ranking, k = metrics.get("ranking", {}), metrics.get("ranking_k", 0)
+    if ranking:
+        files["ranking"] = os.path.join(out_dir, "ranking.png")
+        plot_ranking(files["ranking"], ranking, k)
 
     columns = ["auc", "gauc", "logloss", "calibration"]
     rows = [[task, *[test[task].get(c, float("nan")) for c in columns]] for task in tasks]
@@ -100,6 +119,36 @@ def write_report(out_dir: str, *, title: str, metrics: dict[str, Any], history: 
         ]
         lines += ["", "## Against the ground truth", "", "Lift share = (AUC - 0.5) / (oracle AUC - 0.5).", ""]
         lines += _table(["task", "model AUC", "oracle AUC", "lift share"], lift)
+    if metrics.get("thresholds"):
+        th = metrics["thresholds"]
+        lines += ["", "## Classification at a threshold (`evaluate.thresholds`)", ""]
+        lines += _table(
+            ["task", "threshold", "precision", "recall", "F1"],
+            [[t, v["threshold"], v["precision"], v["recall"], v["f1"]] for t, v in th.items()],
+        )
+    if metrics.get("baselines"):
+        lines += ["", "## Baselines on the test split", ""]
+        rows = [[name, task, *[v.get(c, float("nan")) for c in columns]] for name, b in metrics["baselines"].items()
+                for task, v in b.items()]  # fmt: skip
+        lines += _table(["model", "task", *columns], rows)
+        lines += [
+            "",
+            "Uplift of the run's model over each baseline (AUC and GAUC: higher is better; logloss: lower).",
+            "",
+        ]
+        rows = [[name, task, v["auc"], v["gauc"], v["logloss"]] for name, u in metrics["uplift"].items()
+                for task, v in u.items()]  # fmt: skip
+        lines += _table(["baseline", "task", "AUC uplift", "GAUC uplift", "logloss change"], rows)
+    if ranking:
+        lines += ["", f"## Ranking at K = {k}", ""]
+        lines += [
+            f"Each strategy's top-{k} for every user as of the first test day, against the items each",
+            "user bought on the test days (users who bought anything; no list: no hits).",
+            "`popular/most_popular` ranks the same candidates by 30-day clicks.",
+            "",
+        ]
+        names = ["precision", "recall", "ndcg", "hit_rate", "coverage", "users"]
+        lines += _table(["model/strategy", *names], [[key, *[v[n] for n in names]] for key, v in ranking.items()])
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({os.path.basename(path)})" for name, path in files.items()]
     with open(os.path.join(out_dir, "report.md"), "w") as out:

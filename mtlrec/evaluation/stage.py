@@ -8,6 +8,7 @@ aggregates reach the driver: score histograms and one row of means per task.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import tempfile
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
@@ -23,11 +24,15 @@ from mtlrec import storage, tables
 from mtlrec.config import Config
 from mtlrec.evaluation import transforms as T
 from mtlrec.evaluation.curves import ScoreHistogram, calibration_curve
+from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
 from mtlrec.models.artifact import METADATA
 from mtlrec.models.inference import prob_column, with_predictions
+from mtlrec.scoring.stage import Model, scored_candidates
+from mtlrec.scoring.strategy import ranked
 from mtlrec.spark_session import get_spark
 from mtlrec.summary import RunSummary, StageReport
+from mtlrec.train.stage import baseline_models
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +78,91 @@ def publish_report(root: str, run_id: str, **report: Any) -> str:
     return out
 
 
+MOST_POPULAR = "most_popular"  # the ranking baseline: every user's candidates by 30-day clicks
+
+
+def test_days(spark: SparkSession, model: Model) -> tuple[dt.date, dt.date]:
+    """First and last day of the test split: from features.test_start to the last event."""
+    events = model.tables[S.EVENTS_TABLE]
+    last = tables.read(spark, events["path"], events["version"]).agg(F.max(S.DT).alias("d")).first()
+    assert last is not None and last["d"] is not None, "events is empty"
+    return model.config.features.test_start, last["d"]
+
+
+def ranking(spark: SparkSession, cfg: Config, models: dict[str, Model]) -> dict[str, dict[str, float]]:
+    """`<model>/<strategy>` -> top-K metrics: lists as of the first test day, against test purchases."""
+    main = next(iter(models.values()))
+    first, last = test_days(spark, main)
+    events = main.tables[S.EVENTS_TABLE]
+    bought = (
+        tables.read(spark, events["path"], events["version"])
+        .where((F.col(S.DT) >= F.lit(first)) & (F.col(S.DT) <= F.lit(last)))
+        .where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE))
+        .select(S.USER_ID, S.ITEM_ID)
+        .distinct()
+    )
+    items = main.tables[S.ITEM_FEATURES_TABLE]
+    catalogue = tables.read(spark, items["path"], items["version"]).where(F.col(S.DT) == F.lit(first)).count()
+    versions = {name: table["version"] for name, table in main.tables.items()}
+    ec, sc = cfg.evaluate, cfg.score
+    out: dict[str, dict[str, float]] = {}
+    for label, model in models.items():
+        strategies = dict(sc.strategies)
+        if model is main:
+            strategies[MOST_POPULAR] = {"popularity": 1.0}
+        scored = scored_candidates(spark, cfg, model, day=first, versions=versions)
+        lists = ranked(scored, strategies=strategies, k=ec.ranking_k, category_cap=sc.category_cap)
+        metrics = ranking_metrics(lists, bought, k=ec.ranking_k, catalogue_size=catalogue)
+        for strategy, values in metrics.items():
+            key = f"{'popular' if strategy == MOST_POPULAR else label}/{strategy}"
+            out[key] = values
+    return dict(sorted(out.items()))
+
+
+def test_predictions(spark: SparkSession, model: Model, test: DataFrame) -> DataFrame:
+    keep = [S.EVENT_ID, S.USER_ID, *model.tasks]
+    return with_predictions(test, model_path=model.path, tasks=model.tasks, keep=keep).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+
+
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
-    model_path = summary.artifact("model")
-    trained = storage.read_json(f"{model_path}/{METADATA}")
-    tasks = tuple(trained["config"]["train"]["tasks"])
-    samples_table = trained["tables"][S.SAMPLES_TABLE]
+    model = Model.load(summary.artifact("model"))
+    baselines = {name: Model.load(path) for name, path in baseline_models(summary).items()}
+    trained = storage.read_json(f"{model.path}/{METADATA}")
+    tasks = model.tasks
+    samples_table = model.tables[S.SAMPLES_TABLE]
     test = tables.read(spark, samples_table["path"], samples_table["version"]).where(F.col(S.SPLIT) == F.lit(S.TEST))
-    predictions = with_predictions(test, model_path=model_path, tasks=tasks, keep=[S.EVENT_ID, S.USER_ID, *tasks])
-    predictions = predictions.persist(StorageLevel.MEMORY_AND_DISK)
     bins = cfg.evaluate.auc_bins
-    metrics: dict[str, Any] = {"test": {}, "calibration_curve": {}}
+    metrics: dict[str, Any] = {"test": {}, "calibration_curve": {}, "thresholds": {}}
+    predictions = test_predictions(spark, model, test)
     for task in tasks:
         metrics["test"][task], metrics["calibration_curve"][task] = task_metrics(predictions, task=task, bins=bins)
+        threshold = cfg.evaluate.thresholds.get(task)
+        if threshold is not None:
+            metrics["thresholds"][task] = threshold_metrics(
+                predictions, label=task, prob=prob_column(task), threshold=threshold
+            )
     rows = predictions.count()
     predictions.unpersist()
+
+    if baselines:
+        metrics["baselines"] = {}
+        for name, base in baselines.items():
+            base_predictions = test_predictions(spark, base, test)
+            metrics["baselines"][name] = {
+                task: task_metrics(base_predictions, task=task, bins=bins)[0] for task in base.tasks
+            }
+            base_predictions.unpersist()
+        metrics["uplift"] = {
+            name: {
+                task: {m: metrics["test"][task][m] - base[task][m] for m in ("auc", "gauc", "logloss")}
+                for task in tasks
+                if task in base
+            }
+            for name, base in metrics["baselines"].items()
+        }
 
     truth_path = tables.table_path(cfg.paths.root, S.TRUTH_TABLE)
     if tables.exists(spark, truth_path):
@@ -95,6 +170,8 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         metrics["oracle"] = {
             task: {"auc": histogram(with_truth, label=task, score=f"oracle_{task}", bins=bins).auc()} for task in tasks
         }
+    metrics["ranking_k"] = cfg.evaluate.ranking_k
+    metrics["ranking"] = ranking(spark, cfg, {trained["model"]: model, **baselines})
     report = publish_report(
         cfg.paths.root,
         summary.run_id,
@@ -103,5 +180,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         history=trained.get("history", []),
     )
     log.info("evaluate: %s; report in %s", {t: metrics["test"][t] for t in tasks}, report)
+    for key, values in metrics["ranking"].items():
+        log.info("evaluate: ranking %s: %s", key, {m: round(v, 4) for m, v in values.items()})
     metrics.pop("calibration_curve")  # in the report's metrics.json; the summary keeps scalars
     return StageReport(rows_in=rows, metrics=metrics, artifacts={"report": report})

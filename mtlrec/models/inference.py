@@ -17,6 +17,7 @@ from pyspark.sql import types as T
 from mtlrec import storage
 from mtlrec.models.artifact import METADATA, LoadedModel, load_model
 from mtlrec.models.batch import collate
+from mtlrec.models.calibration import corrected, keep_rate
 
 _LOADED: dict[tuple[str, str], LoadedModel] = {}
 
@@ -41,17 +42,24 @@ def prob_column(task: str) -> str:
 def predict_frames(
     model_path: str, keep: list[str], tasks: tuple[str, ...], token: str = ""
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """A `mapInPandas` function: each frame's `keep` columns plus `p_<task>` per task."""
+    """A `mapInPandas` function: each frame's `keep` columns plus `p_<task>` per task.
+
+    The probabilities are corrected for negative down-sampling (`models.calibration`)
+    before anything else sees them.
+    """
 
     def predict(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         loaded = cached_model(model_path, token)
+        rate = keep_rate(loaded.config)
         with torch.no_grad():
             for frame in frames:
                 batch = collate({c: frame[c].to_numpy() for c in loaded.layout.columns}, loaded.layout)
                 logits = loaded.model(batch)
+                probs = {task: torch.sigmoid(logits[task]).numpy().astype("float64") for task in logits}
+                fixed = corrected(probs, rate)  # needs every task's output, whichever are kept
                 out = frame[keep].copy()
                 for task in tasks:
-                    out[prob_column(task)] = torch.sigmoid(logits[task]).numpy().astype("float64")
+                    out[prob_column(task)] = fixed[task]
                 yield out
 
     return predict

@@ -78,7 +78,8 @@ def run_training(
     ray.data.DataContext.get_current().enable_progress_bars = False
     layout = feature_layout(cfg.model, tc.tasks)
     in_table = {f.name for f in deltalake.DeltaTable(samples_path, version=samples_version).schema().fields}
-    columns = [*layout.columns, *tc.tasks, *([WEIGHT] if WEIGHT in in_table else [])]
+    weighted = tc.reweight_negatives and WEIGHT in in_table
+    columns = [*layout.columns, *tc.tasks, *([WEIGHT] if weighted else [])]
     datasets: dict[str, Any] = {
         TRAIN: split_dataset(samples_path, samples_version, S.TRAIN, columns, shuffle=True),
         VALID: split_dataset(samples_path, samples_version, S.VALID, [*columns, S.USER_ID]),

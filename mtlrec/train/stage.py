@@ -44,9 +44,15 @@ def layout_record(layout: FeatureLayout) -> dict[str, Any]:
     }
 
 
-def publish(cfg: Config, summary: RunSummary, result: TrainingResult, extra: dict[str, Any] | None = None) -> str:
-    """Write the best checkpoint as the run's model artifact; returns its folder."""
-    out = model_path(cfg.paths.root, summary.run_id)
+def publish(
+    cfg: Config,
+    summary: RunSummary,
+    result: TrainingResult,
+    extra: dict[str, Any] | None = None,
+    out: str | None = None,
+) -> str:
+    """Write the best checkpoint as the run's model artifact (or at `out`); returns its folder."""
+    out = out or model_path(cfg.paths.root, summary.run_id)
     save_model(
         out,
         trained_model_state(cfg, result.checkpoint_path),
@@ -67,13 +73,32 @@ def publish(cfg: Config, summary: RunSummary, result: TrainingResult, extra: dic
     return out
 
 
-def report(result: TrainingResult, out: str) -> StageReport:
+BASELINE = "baseline/"  # artifact name prefix of a baseline model
+
+
+def valid_metrics(result: TrainingResult) -> dict[str, Any]:
+    return {k.removeprefix("valid/"): v for k, v in result.best.items() if k.startswith("valid/")}
+
+
+def report(
+    result: TrainingResult, out: str, baselines: dict[str, tuple[TrainingResult, str]] | None = None
+) -> StageReport:
+    baselines = baselines or {}
+    metrics: dict[str, Any] = {"valid": valid_metrics(result)}
+    if baselines:
+        metrics["baselines_valid"] = {name: valid_metrics(r) for name, (r, _) in baselines.items()}
     return StageReport(
         rows_in=int(result.best["train/rows"]),
         rows_out=None,
-        metrics={"valid": {k.removeprefix("valid/"): v for k, v in result.best.items() if k.startswith("valid/")}},
-        artifacts={"model": out},
+        metrics=metrics,
+        artifacts={"model": out, **{f"{BASELINE}{name}": path for name, (_, path) in baselines.items()}},
     )
+
+
+def baseline_models(summary: RunSummary) -> dict[str, str]:
+    """Baseline name -> model folder, for the baselines this run trained."""
+    artifacts: dict[str, str] = summary.data["artifacts"]
+    return {k.removeprefix(BASELINE): v for k, v in artifacts.items() if k.startswith(BASELINE)}
 
 
 def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, Any]:
@@ -90,4 +115,13 @@ def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, An
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     result = run_training(cfg, **training_inputs(cfg, summary, "train"))
-    return report(result, publish(cfg, summary, result))
+    out = publish(cfg, summary, result)
+    baselines: dict[str, tuple[TrainingResult, str]] = {}
+    for name in cfg.train.baselines:
+        if name == cfg.model.name:
+            continue
+        log.info("train: baseline %s on the same samples", name)
+        base_cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name=name))
+        base = run_training(base_cfg, **training_inputs(base_cfg, summary, f"baseline-{name}"))
+        baselines[name] = (base, publish(base_cfg, summary, base, out=f"{out}/baselines/{name}"))
+    return report(result, out, baselines)

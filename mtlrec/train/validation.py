@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from mtlrec.metrics import task_metrics
 from mtlrec.models import Batch
+from mtlrec.models.calibration import corrected
 from mtlrec.train.loop import Predictions, predict
 
 
@@ -79,9 +80,17 @@ def predict_in_step(
     return Predictions(labels=out.labels[:rows], probs=out.probs[:rows], weights=out.weights[:rows])
 
 
-def validation_metrics(local: Predictions, users: np.ndarray, tasks: tuple[str, ...]) -> dict[str, float]:
-    """`valid/<task>_<metric>` over every worker's predictions, plus `valid/mean_auc` and `valid/rows`."""
+def validation_metrics(
+    local: Predictions, users: np.ndarray, tasks: tuple[str, ...], keep_rate: float = 1.0
+) -> dict[str, float]:
+    """`valid/<task>_<metric>` over every worker's predictions, plus `valid/mean_auc` and `valid/rows`.
+
+    Valid keeps every exposure: probabilities of a model trained on down-sampled
+    negatives (`keep_rate` < 1) are corrected first, as inference corrects them.
+    """
     labels, probs = gather(local.labels), gather(local.probs)
+    fixed = corrected({t: probs[:, i] for i, t in enumerate(tasks)}, keep_rate)
+    probs = np.stack([fixed[t] for t in tasks], axis=1) if len(probs) else probs
     weights, groups = gather(local.weights), gather(users)
     per_task = task_metrics(labels, probs, tasks, weights=weights, groups=groups)
     metrics = {f"valid/{task}_{name}": value for task, values in per_task.items() for name, value in values.items()}

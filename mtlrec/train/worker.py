@@ -28,6 +28,7 @@ from mtlrec import schema as S
 from mtlrec.config import config_from_dict
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import Batch, collate
+from mtlrec.models.calibration import keep_rate
 from mtlrec.train.checkpoint import load_state, save_state
 from mtlrec.train.loop import train_epoch
 from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
@@ -52,7 +53,9 @@ def _padding(layout: FeatureLayout) -> Batch:
     return collate({name: np.zeros(1) for name in names}, layout).to(ray.train.torch.get_device())
 
 
-def _validate(objective: torch.nn.Module, shard: Any, layout: FeatureLayout, batch_size: int) -> dict[str, float]:
+def _validate(
+    objective: torch.nn.Module, shard: Any, layout: FeatureLayout, batch_size: int, rate: float
+) -> dict[str, float]:
     users: list[np.ndarray] = []
 
     def batches() -> Iterator[Batch]:
@@ -61,7 +64,8 @@ def _validate(objective: torch.nn.Module, shard: Any, layout: FeatureLayout, bat
             yield collate(columns, layout).to(ray.train.torch.get_device())
 
     local = predict_in_step(objective, batches(), _padding(layout), layout.tasks)
-    return validation_metrics(local, np.concatenate(users) if users else np.zeros(0, np.int64), layout.tasks)
+    users_all = np.concatenate(users) if users else np.zeros(0, np.int64)
+    return validation_metrics(local, users_all, layout.tasks, keep_rate=rate)
 
 
 def _resume(objective: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> tuple[int, Progress]:
@@ -124,7 +128,7 @@ def train_worker(config: dict[str, Any]) -> None:
             "train/seconds": seconds,
             "train/samples_per_s": rows / seconds if seconds > 0 else 0.0,
             **{f"train/{k}": v for k, v in losses.items() if k != "rows"},
-            **_validate(objective, valid_shard, layout, tc.batch_size),
+            **_validate(objective, valid_shard, layout, tc.batch_size, keep_rate(cfg)),
             "params/full": full_size,
             "params/per_worker": shares["params"],
             "params/embedding_per_worker": shares["embedding_params"],

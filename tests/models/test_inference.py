@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,30 @@ def test_a_model_retrained_into_the_same_folder_is_not_served_from_the_cache(tmp
 
     assert list(first.columns) == ["key", "p_click", "p_purchase"]
     assert not np.allclose(first["p_click"], second["p_click"])
+
+
+def test_predictions_of_a_model_trained_on_down_sampled_negatives_are_corrected(tmp_path: Path) -> None:
+    rate = 0.25
+    unweighted = dataclasses.replace(
+        CFG,
+        features=dataclasses.replace(CFG.features, negative_keep_rate=rate),
+        train=dataclasses.replace(CFG.train, reweight_negatives=False),
+    )
+    torch.manual_seed(3)
+    model = build_model(CFG.model, LAYOUT)
+    save_model(str(tmp_path / "plain"), model.state_dict(), {"config": CFG.to_dict()})
+    save_model(str(tmp_path / "down"), model.state_dict(), {"config": unweighted.to_dict()})
+
+    def predict(name: str) -> pd.DataFrame:
+        path = str(tmp_path / name)
+        return next(predict_frames(path, ["key"], CFG.train.tasks, artifact_token(path))(iter([frame()])))
+
+    raw, fixed = predict("plain"), predict("down")
+
+    p = raw["p_click"].to_numpy()
+    q = p / (p + (1 - p) / rate)
+    np.testing.assert_allclose(fixed["p_click"], q, rtol=1e-9)
+    # purchases come only from clicks: down-sampling keeps p_purchase / p_click (at most 1)
+    expected = np.minimum(q * raw["p_purchase"].to_numpy() / p, q)
+    np.testing.assert_allclose(fixed["p_purchase"], expected, rtol=1e-9)
+    assert (fixed["p_click"] < raw["p_click"]).all()

@@ -1,0 +1,48 @@
+"""The model's inputs for (user, item) pairs, built exactly as `features` builds samples."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from mtlrec import schema as S
+from mtlrec.layout import FeatureLayout, dense_sources, with_dense_inputs, with_sparse_indices
+
+CLICKS_30D = "item_clicks_30d"  # the item feature popularity is read from
+POPULARITY = "popularity"  # the item's clicks in the 30 days before the scoring day
+ITEM_ATTRIBUTES = (S.CATEGORY_ID, S.PRICE, POPULARITY)  # kept, raw, next to the model inputs
+
+
+def feature_pairs(
+    pairs: DataFrame,
+    *,
+    users: DataFrame,
+    items: DataFrame,
+    cross: DataFrame,
+    vocabulary: DataFrame,
+    stats: dict[str, tuple[float, float]],
+    layout: FeatureLayout,
+) -> DataFrame:
+    """Each (user, item) pair with the model's feature columns and the item's attributes.
+
+    `users`, `items` and `cross` are the feature tables of one day; the user x category
+    row is the one of the item's category; ids get vocabulary indexes (out-of-vocabulary
+    for ids unseen in training) and dense features the train split's standardisation.
+    A pair whose user or item has no feature row that day is dropped.
+    """
+    sources = dense_sources(layout)
+    user_cols = [S.USER_ID, *[c for c in users.columns if c in sources]]
+    popularity = F.coalesce(F.col(CLICKS_30D).cast("double"), F.lit(0.0)).alias(POPULARITY)
+    fixed = (S.ITEM_ID, S.CATEGORY_ID, S.PRICE)
+    item_cols: list[Column | str] = [*fixed, popularity, *[c for c in items.columns if c in sources and c not in fixed]]
+    cross_cols = [S.USER_ID, S.CATEGORY_ID, *[c for c in cross.columns if c in sources]]
+    joined = (
+        pairs.select(S.USER_ID, S.ITEM_ID)
+        .join(users.select(*user_cols), on=S.USER_ID)
+        .join(F.broadcast(items.select(*item_cols)), on=S.ITEM_ID)
+        .join(cross.select(*cross_cols), on=[S.USER_ID, S.CATEGORY_ID], how="left")
+    )
+    indexed = with_sparse_indices(joined, layout=layout, vocabulary=vocabulary)
+    return with_dense_inputs(indexed, layout=layout, stats=stats).select(
+        S.USER_ID, S.ITEM_ID, *ITEM_ATTRIBUTES, *layout.sparse_columns, *layout.dense
+    )
