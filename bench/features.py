@@ -22,65 +22,29 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proctree import run_measured  # noqa: E402  (bench/ is not a package)
+
 PYTHON = sys.executable
 # run one stage, then stop Spark so the event log is complete
 STAGE = (
     "import sys; from pyspark.sql import SparkSession; from mtlrec.cli import main; "
     "code = main(sys.argv[1:]); s = SparkSession.getActiveSession(); s and s.stop(); sys.exit(code)"
 )
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            pages = int(Path(f"/proc/{entry}/statm").read_text().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * PAGE
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total
 
 
 def measured(cmd: list[str], log: Path) -> tuple[float, int]:
-    """Run `cmd`; return its wall seconds and the peak RSS of its process tree."""
-    start = time.perf_counter()
+    """Run `cmd`, output to `log`; return its wall seconds and the peak RSS of its process tree."""
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        peak = [0]
-
-        def poll() -> None:
-            while proc.poll() is None:
-                peak[0] = max(peak[0], tree_rss(proc.pid))
-                time.sleep(0.5)
-
-        watcher = threading.Thread(target=poll, daemon=True)
-        watcher.start()
-        code = proc.wait()
-        watcher.join()
+        seconds, peak, code, _, _ = run_measured(cmd, cwd=REPO, stdout=out, interval=0.5)
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({code}); see {log}")
-    return time.perf_counter() - start, peak[0]
+    return seconds, peak
 
 
 def task_skew(event_dir: Path) -> dict[str, Any]:

@@ -26,14 +26,14 @@ import os
 import platform
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proctree import run_measured  # noqa: E402  (bench/ is not a package)
+
 PYTHON = sys.executable
-PAGE = os.sysconf("SC_PAGE_SIZE")
 STAGE = "import sys; from mtlrec.cli import main; sys.exit(main(sys.argv[1:]))"
 # a stage, its Spark session started first so the stage's seconds exclude start-up
 WARM_STAGE = """
@@ -59,44 +59,12 @@ print("SECONDS", time.perf_counter() - start)
 """
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of process `root` and all its descendants, from /proc."""
-    parent: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            rss[int(entry)] = int(Path(f"/proc/{entry}/statm").read_text().split()[1]) * PAGE
-        except (OSError, ValueError, IndexError):
-            continue
-        parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    family = {root}
-    grew = True
-    while grew:
-        before = len(family)
-        family |= {pid for pid, ppid in parent.items() if ppid in family}
-        grew = len(family) > before
-    return sum(rss.get(pid, 0) for pid in family)
-
-
 def measured(args: list[str]) -> tuple[float, int, str]:
     """Run `args`; return its wall seconds, the peak RSS of its process tree, its stdout."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
-
-    def poll() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
-    watcher.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:4])} ... failed ({proc.returncode}):\n{err[-3000:]}")
-    return time.perf_counter() - start, peak[0], out
+    seconds, peak, code, out, err = run_measured(args, cwd=REPO, stdout=subprocess.PIPE, interval=0.2)
+    if code != 0:
+        raise SystemExit(f"{' '.join(args[:4])} ... failed ({code}):\n{err[-3000:]}")
+    return seconds, peak, out
 
 
 def overrides(root: Path, events: int, fmt: str, driver_memory: str) -> list[str]:

@@ -7,6 +7,8 @@ On the candidate pairs of a finished run (`mtlrec run`, e.g. `make demo`), side 
 - `spark_inference`: the same pairs (materialised once as Parquet) read by Spark, the
   model applied by `with_predictions` (mapInPandas, the model loaded once per Python
   worker), written to the `noop` sink; run twice, the second with warm Python workers;
+- `spark_transfer_only`: the same Spark job with a pass-through instead of the model:
+  what moving the rows to Python and back costs on its own;
 - `score_stage`: the whole `mtlrec score` stage (candidates, features, model, strategies,
   top-K and leaderboards written to Delta), its seconds from the run summary.
 
@@ -49,7 +51,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def materialise_inputs(args: argparse.Namespace, out: Path) -> tuple[int, int]:
     """Write the run's scoring-day candidate pairs with their model inputs to `out` (Parquet)."""
-    cfg = load_config(args.conf, [f"paths.root={args.root}"])
+    cfg = load_config(args.conf, [f"paths.root={args.root}", *args.overrides])
     spark = get_spark(cfg.spark)
     summary = RunSummary.load(cfg.paths.root)
     model = Model.load(summary.artifact("model"))
@@ -78,7 +80,7 @@ def materialise_inputs(args: argparse.Namespace, out: Path) -> tuple[int, int]:
 
 
 def spark_inference(args: argparse.Namespace, inputs: Path) -> float:
-    cfg = load_config(args.conf, [f"paths.root={args.root}"])
+    cfg = load_config(args.conf, [f"paths.root={args.root}", *args.overrides])
     spark = get_spark(cfg.spark)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.score.batch_size))
     model = Model.load(RunSummary.load(cfg.paths.root).artifact("model"))
@@ -89,9 +91,29 @@ def spark_inference(args: argparse.Namespace, inputs: Path) -> float:
     return time.perf_counter() - began
 
 
+def passthrough(rows: Any) -> Any:
+    """mapInArrow without a model: the kept columns back out (what moving rows costs)."""
+    import pyarrow as pa
+
+    for rb in rows:
+        yield pa.RecordBatch.from_arrays([rb.column(0), rb.column(1)], names=[S.USER_ID, S.ITEM_ID])
+
+
+def spark_transfer(args: argparse.Namespace, inputs: Path) -> float:
+    """The same job with the model replaced by a pass-through: Spark -> Python -> Spark alone."""
+    cfg = load_config(args.conf, [f"paths.root={args.root}", *args.overrides])
+    spark = get_spark(cfg.spark)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.score.batch_size))
+    df = spark.read.parquet(str(inputs))
+    schema = df.select(S.USER_ID, S.ITEM_ID).schema
+    began = time.perf_counter()
+    df.mapInArrow(passthrough, schema=schema).write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - began
+
+
 def ceiling(args: argparse.Namespace, inputs: Path) -> tuple[float, int]:
     """Seconds for every pair through the model on one thread, batches of score.batch_size."""
-    cfg = load_config(args.conf, [f"paths.root={args.root}"])
+    cfg = load_config(args.conf, [f"paths.root={args.root}", *args.overrides])
     loaded = load_model(RunSummary.load(cfg.paths.root).artifact("model"))
     table = pq.read_table(str(inputs), columns=list(loaded.layout.columns))
     columns = {c: table.column(c).to_numpy() for c in loaded.layout.columns}
@@ -113,6 +135,7 @@ def main() -> int:
     parser.add_argument("--conf", default="conf/local.yaml")
     parser.add_argument("--root", default="data", help="paths.root of a finished run")
     parser.add_argument("--out", default=str(RESULTS / "score.json"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides")
     args = parser.parse_args()
     scratch = Path(args.root).resolve() / "bench-score-inputs"
 
@@ -120,9 +143,11 @@ def main() -> int:
     print(f"{pairs:,} candidate pairs, Spark on {cores} cores", flush=True)
     cold = spark_inference(args, scratch)
     warm = spark_inference(args, scratch)
+    transfer = spark_transfer(args, scratch)
     one_core_s, rows = ceiling(args, scratch)
     assert rows == pairs
-    code = mtlrec(["score", "--conf", args.conf, "--set", f"paths.root={args.root}"])
+    sets = [a for o in [f"paths.root={args.root}", *args.overrides] for a in ("--set", o)]
+    code = mtlrec(["score", "--conf", args.conf, *sets])
     if code != 0:
         raise SystemExit(f"mtlrec score failed ({code})")
     stage = RunSummary.load(str(Path(args.root).resolve())).data["stages"]["score"]
@@ -132,6 +157,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "machine": {"cpus": cores, "python": platform.python_version(), "torch": torch.__version__},
         "pairs": pairs,
+        "batch_size": load_config(args.conf, [f"paths.root={args.root}", *args.overrides]).score.batch_size,
         "ceiling": {"seconds": one_core_s, "pairs_per_s_per_core": ceiling_pps},
         "spark_inference": {
             "cold_seconds": cold,
@@ -141,6 +167,8 @@ def main() -> int:
             "cold_ratio": pairs / cold / cores / ceiling_pps,
             "warm_ratio": pairs / warm / cores / ceiling_pps,
         },
+        # every input column through mapInArrow and back, no model: the Spark path's own floor
+        "spark_transfer_only": {"seconds": transfer, "pairs_per_s_per_core": pairs / transfer / cores},
         "score_stage": {
             "seconds": stage["seconds"],
             "pairs": stage["rows_in"],

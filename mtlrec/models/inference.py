@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 
-import pandas as pd
+import pyarrow as pa
 import torch
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from mtlrec import storage
+from mtlrec.config import config_from_dict
+from mtlrec.layout import feature_layout
 from mtlrec.models.artifact import METADATA, LoadedModel, load_model
 from mtlrec.models.batch import collate
 from mtlrec.models.calibration import corrected, keep_rate
@@ -39,28 +41,28 @@ def prob_column(task: str) -> str:
     return f"p_{task}"
 
 
-def predict_frames(
+def predict_batches(
     model_path: str, keep: list[str], tasks: tuple[str, ...], token: str = ""
-) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """A `mapInPandas` function: each frame's `keep` columns plus `p_<task>` per task.
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A `mapInArrow` function: each batch's `keep` columns plus `p_<task>` per task.
 
-    The probabilities are corrected for negative down-sampling (`models.calibration`)
-    before anything else sees them.
+    Arrow in, Arrow out: the model's columns go to numpy without a pandas frame, and
+    the kept columns pass through untouched. The probabilities are corrected for
+    negative down-sampling (`models.calibration`) before anything else sees them.
     """
 
-    def predict(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def predict(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loaded = cached_model(model_path, token)
         rate = keep_rate(loaded.config)
+        names = [*keep, *[prob_column(t) for t in tasks]]
         with torch.no_grad():
-            for frame in frames:
-                batch = collate({c: frame[c].to_numpy() for c in loaded.layout.columns}, loaded.layout)
-                logits = loaded.model(batch)
+            for rb in batches:
+                columns = {c: rb.column(c).to_numpy(zero_copy_only=False) for c in loaded.layout.columns}
+                logits = loaded.model(collate(columns, loaded.layout))
                 probs = {task: torch.sigmoid(logits[task]).numpy().astype("float64") for task in logits}
                 fixed = corrected(probs, rate)  # needs every task's output, whichever are kept
-                out = frame[keep].copy()
-                for task in tasks:
-                    out[prob_column(task)] = fixed[task]
-                yield out
+                arrays = [rb.column(c) for c in keep] + [pa.array(fixed[t], type=pa.float64()) for t in tasks]
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
 
     return predict
 
@@ -68,9 +70,15 @@ def predict_frames(
 def with_predictions(df: DataFrame, *, model_path: str, tasks: tuple[str, ...], keep: list[str]) -> DataFrame:
     """`df`'s `keep` columns plus the model's probability `p_<task>` for each task.
 
-    `df` must hold every column of the model's feature layout.
+    `df` must hold every column of the model's feature layout; only those and `keep`
+    are sent to the Python workers.
     """
-    fields = [f for f in df.schema.fields if f.name in keep]
+    metadata = storage.read_json(f"{model_path}/{METADATA}")
+    trained = config_from_dict(metadata["config"], source=f"{model_path}/{METADATA}")
+    layout = feature_layout(trained.model, trained.train.tasks)
+    kept = [f.name for f in df.schema.fields if f.name in keep]  # in the frame's order
+    inputs = df.select(*kept, *[c for c in layout.columns if c not in kept])
+    fields = [df.schema[c] for c in kept]
     schema = T.StructType(fields + [T.StructField(prob_column(t), T.DoubleType()) for t in tasks])
-    predict = predict_frames(model_path, keep, tasks, artifact_token(model_path))
-    return df.mapInPandas(predict, schema=schema)  # type: ignore[arg-type]
+    predict = predict_batches(model_path, kept, tasks, artifact_token(model_path))
+    return inputs.mapInArrow(predict, schema=schema)  # type: ignore[arg-type]

@@ -22,7 +22,9 @@ COLUMNS = (S.BOARD, S.RANK, S.ITEM_ID, S.CATEGORY_ID, S.VALUE)
 
 def _top(df: DataFrame, *, board: str, n: int, partition: tuple[str, ...] = ()) -> DataFrame:
     order = (F.col(S.VALUE).desc(), F.col(S.ITEM_ID))
-    window = Window.partitionBy(*partition).orderBy(*order) if partition else Window.orderBy(*order)
+    if not partition:  # one board: the n best first (a top-n, not a sort of every item), then ranked
+        df, partition = df.orderBy(*order).limit(n).withColumn("board_key", F.lit(0)), ("board_key",)
+    window = Window.partitionBy(*partition).orderBy(*order)
     return (
         df.withColumn(S.RANK, F.row_number().over(window))
         .where(F.col(S.RANK) <= n)

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 
 from mtlrec.config import Config, ModelConfig
 from mtlrec.layout import feature_layout
 from mtlrec.models import build_model
 from mtlrec.models.artifact import load_model, save_model
-from mtlrec.models.inference import artifact_token, predict_frames
+from mtlrec.models.inference import artifact_token, predict_batches
 
 CFG = Config(model=ModelConfig(embedding_dim=4, user_buckets=16, item_buckets=8, category_buckets=4))
 LAYOUT = feature_layout(CFG.model, CFG.train.tasks)
@@ -23,11 +24,16 @@ def write_artifact(path: Path, seed: int) -> None:
     save_model(str(path), model.state_dict(), {"config": CFG.to_dict(), "seed": seed})
 
 
-def frame(rows: int = 5) -> pd.DataFrame:
+def frame(rows: int = 5) -> pa.RecordBatch:
     rng = np.random.default_rng(0)
     data = {f.name: rng.integers(0, f.buckets, rows) for f in LAYOUT.sparse}
     data |= {c: rng.normal(size=rows).astype(np.float32) for c in LAYOUT.dense}
-    return pd.DataFrame(data | {"key": np.arange(rows)})
+    return pa.RecordBatch.from_pandas(pd.DataFrame(data | {"key": np.arange(rows)}), preserve_index=False)
+
+
+def predicted(path: str, tasks: tuple[str, ...]) -> pd.DataFrame:
+    """One batch through the executors' predict function, as a frame."""
+    return next(predict_batches(path, ["key"], tasks, artifact_token(path))(iter([frame()]))).to_pandas()
 
 
 def test_artifact_round_trips_through_weights_only_loading(tmp_path: Path) -> None:
@@ -45,9 +51,9 @@ def test_artifact_round_trips_through_weights_only_loading(tmp_path: Path) -> No
 def test_a_model_retrained_into_the_same_folder_is_not_served_from_the_cache(tmp_path: Path) -> None:
     tasks = CFG.train.tasks
     write_artifact(tmp_path, seed=0)
-    first = next(predict_frames(str(tmp_path), ["key"], tasks, artifact_token(str(tmp_path)))(iter([frame()])))
+    first = predicted(str(tmp_path), tasks)
     write_artifact(tmp_path, seed=1)
-    second = next(predict_frames(str(tmp_path), ["key"], tasks, artifact_token(str(tmp_path)))(iter([frame()])))
+    second = predicted(str(tmp_path), tasks)
 
     assert list(first.columns) == ["key", "p_click", "p_purchase"]
     assert not np.allclose(first["p_click"], second["p_click"])
@@ -67,7 +73,7 @@ def test_predictions_of_a_model_trained_on_down_sampled_negatives_are_corrected(
 
     def predict(name: str) -> pd.DataFrame:
         path = str(tmp_path / name)
-        return next(predict_frames(path, ["key"], CFG.train.tasks, artifact_token(path))(iter([frame()])))
+        return predicted(path, CFG.train.tasks)
 
     raw, fixed = predict("plain"), predict("down")
 
