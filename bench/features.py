@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from proctree import run_measured  # a module of this script's folder (bench/ is not a package)
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proctree import run_measured  # noqa: E402  (bench/ is not a package)
 
 PYTHON = sys.executable
 # run one stage, then stop Spark so the event log is complete

@@ -26,11 +26,11 @@ import dataclasses
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import deltalake
 import torch
+from quality import EVENTS, ITEMS, RESULTS, USERS, prepare  # a module of this script's folder (bench/ is not a package)
 
 from mtlrec import schema as S
 from mtlrec import storage
@@ -42,9 +42,6 @@ from mtlrec.ray_cluster import ensure_ray
 from mtlrec.train.driver import run_training
 from mtlrec.train.loop import train_epoch
 from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import EVENTS, ITEMS, RESULTS, USERS, prepare  # noqa: E402  (bench/ is not a package)
 
 MODEL = [
     "model.name=mmoe",
