@@ -26,7 +26,6 @@ from mtlrec.evaluation import transforms as T
 from mtlrec.evaluation.curves import ScoreHistogram, calibration_curve
 from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
-from mtlrec.models.artifact import METADATA
 from mtlrec.models.inference import prob_column, with_predictions
 from mtlrec.scoring.stage import Model, scored_candidates
 from mtlrec.scoring.strategy import ranked
@@ -130,7 +129,6 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
     model = Model.load(summary.artifact("model"))
     baselines = {name: Model.load(path) for name, path in baseline_models(summary).items()}
-    trained = storage.read_json(f"{model.path}/{METADATA}")
     tasks = model.tasks
     samples_table = model.tables[S.SAMPLES_TABLE]
     test = tables.read(spark, samples_table["path"], samples_table["version"]).where(F.col(S.SPLIT) == F.lit(S.TEST))
@@ -171,13 +169,13 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             task: {"auc": histogram(with_truth, label=task, score=f"oracle_{task}", bins=bins).auc()} for task in tasks
         }
     metrics["ranking_k"] = cfg.evaluate.ranking_k
-    metrics["ranking"] = ranking(spark, cfg, {trained["model"]: model, **baselines})
+    metrics["ranking"] = ranking(spark, cfg, {model.config.model.name: model, **baselines})
     report = publish_report(
         cfg.paths.root,
         summary.run_id,
-        title=f"mtlrec evaluation: run {summary.run_id}, model {trained['model']}",
+        title=f"mtlrec evaluation: run {summary.run_id}, model {model.config.model.name}",
         metrics=metrics,
-        history=trained.get("history", []),
+        history=model.metadata.get("history", []),
     )
     log.info("evaluate: %s; report in %s", {t: metrics["test"][t] for t in tasks}, report)
     for key, values in metrics["ranking"].items():

@@ -44,12 +44,13 @@ class Model:
     tasks: tuple[str, ...]
     config: Config
     tables: dict[str, Any]  # name -> {"path", "version"} the model was trained from
+    metadata: dict[str, Any]  # the artifact's metadata.json as written by `train`
 
     @classmethod
     def load(cls, path: str) -> Model:
         metadata = storage.read_json(f"{path}/{METADATA}")
         cfg = config_from_dict(metadata["config"], source=f"{path}/{METADATA}")
-        return cls(path, str(metadata["run_id"]), cfg.train.tasks, cfg, metadata["tables"])
+        return cls(path, str(metadata["run_id"]), cfg.train.tasks, cfg, metadata["tables"], metadata)
 
 
 def probability_columns(tasks: tuple[str, ...]) -> list[str]:
