@@ -26,6 +26,10 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["mtlrec", "mtlrec.*"]),
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.5", "mypy==2.4.1"]},
+    extras_require={
+        # MLflow tracking of training runs (config `mlflow.tracking_uri`), off by default
+        "mlflow": ["mlflow-skinny==3.17.2"],
+        "dev": ["pytest==9.2.0", "ruff==0.17.5", "mypy==2.4.1", "mlflow-skinny==3.17.2"],
+    },
     entry_points={"console_scripts": ["mtlrec = mtlrec.cli:main"]},
 )

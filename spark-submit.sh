@@ -3,7 +3,8 @@
 #
 #   ./spark-submit.sh STAGE [--conf FILE] [--set section.key=value ...]
 #
-# STAGE: generate | ingest | features | train | evaluate | score | run
+# STAGE: generate | ingest | features | train | evaluate | score | run | backfill
+#   (`run --date YYYY-MM-DD` and `backfill --from D1 --to D2`: scheduled runs)
 # The mtlrec package goes to the executors as a zip in --py-files; the Delta package
 # matching the installed delta-spark and pyspark is resolved from Maven Central.
 #
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-stages="generate ingest features train evaluate score run"
+stages="generate ingest features train evaluate score run backfill"
 if [[ $# -lt 1 || " $stages " != *" $1 "* ]]; then
   echo "usage: $0 STAGE [--conf FILE] [--set section.key=value ...]" >&2
   echo "  STAGE is one of: $stages" >&2

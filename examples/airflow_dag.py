@@ -16,8 +16,10 @@ from airflow.operators.bash import BashOperator
 MTLREC_HOME = os.environ.get("MTLREC_HOME", "/opt/mtlrec")
 CONF = f"{MTLREC_HOME}/conf/cluster.yaml"
 RAY_JOBS = os.environ.get("RAY_JOBS_ADDRESS", "http://ray-head:8265")
-# one run per date: the stages read and rewrite only that date's partitions
-DATE = "--set ingest.dates=[{{ ds }}]"
+# one run per date (`mtlrec <stage> --date D`): each task runs its stage of run date D,
+# skips it when that date already completed it (Airflow retries), and replaces only what
+# that date wrote. Trigger with conf {"force": true} to recompute completed stages.
+DATE = "--date {{ ds }}{{ ' --force' if (dag_run.conf or {}).get('force') else '' }}"
 
 with DAG(
     dag_id="mtlrec_daily",
@@ -31,7 +33,7 @@ with DAG(
         stage: BashOperator(
             task_id=stage,
             bash_command=(
-                f"cd {MTLREC_HOME} && ./spark-submit.sh {stage} --conf {CONF} --run-id {{{{ ds_nodash }}}} {DATE}"
+                f"cd {MTLREC_HOME} && ./spark-submit.sh {stage} --conf {CONF} {DATE}"
             ),
             env={"SPARK_MASTER": "yarn"},
             append_env=True,
@@ -42,7 +44,7 @@ with DAG(
         task_id="train",
         bash_command=(
             f"cd {MTLREC_HOME} && ray job submit --address {RAY_JOBS} --working-dir . -- "
-            f"python jobs/train.py --conf {CONF} --run-id {{{{ ds_nodash }}}}"
+            f"python jobs/train.py --conf {CONF} {DATE}"
         ),
     )
     spark["ingest"] >> spark["features"] >> train >> spark["evaluate"] >> spark["score"]

@@ -1,4 +1,4 @@
-"""Entry point of the whole pipeline (`mtlrec run`), for spark-submit and schedulers."""
+"""Entry point of the whole pipeline (`mtlrec run`, `--date D` for one run date), for spark-submit and schedulers."""
 
 import sys
 

@@ -2,21 +2,27 @@
 
     mtlrec run --conf conf/local.yaml
     mtlrec train --conf conf/local.yaml --set train.epochs=5
+    mtlrec run --date 2026-11-03                      # one run date, as a scheduler runs it
+    mtlrec backfill --from 2026-11-01 --to 2026-11-07
 
 A stage on its own continues the latest run (`<root>/runs/latest.json`), reading the
 table versions and artifacts earlier stages recorded there; `run` starts a new one.
+A dated run (`--date`, `backfill`) is the run of that date (`mtlrec.schedule`):
+re-running it skips the stages it completed, unless `--force`.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from mtlrec import schedule, storage
 from mtlrec.config import Config, ConfigError, load_config
 from mtlrec.summary import RunSummary, new_run_id
 
@@ -35,9 +41,18 @@ STAGES = {
 COMMANDS = {**STAGES, "tune": "mtlrec.train.tune"}
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mtlrec", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=[*COMMANDS, "run"], help="a stage, or `run` for all of them")
+    parser.add_argument(
+        "stage", choices=[*COMMANDS, "run", "backfill"], help="a stage, `run` for all of them, `backfill` for dates"
+    )
     parser.add_argument("--conf", help="YAML config file (default: built-in defaults = conf/local.yaml)")
     parser.add_argument(
         "--set",
@@ -49,10 +64,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--run-id", help="continue (or start) this run instead of the latest")
     parser.add_argument("--new-run", action="store_true", help="start a new run for this stage")
+    parser.add_argument("--date", type=_date, help="run: process this run date (YYYY-MM-DD) only")
+    parser.add_argument("--from", dest="first", type=_date, help="backfill: first run date")
+    parser.add_argument("--to", dest="last", type=_date, help="backfill: last run date (inclusive)")
+    parser.add_argument("--force", action="store_true", help="dated runs: run again the stages a date completed")
     parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="json: one JSON object per log line"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.stage == "backfill" and not (args.first and args.last):
+        parser.error("backfill needs --from and --to (the first and last run date)")
+    if args.date and args.stage not in ("run", *schedule.DATED_STAGES):
+        parser.error(f"--date goes with run or one of the stages {', '.join(schedule.DATED_STAGES)}")
+    if (args.first or args.last) and args.stage != "backfill":
+        parser.error("--from/--to (run dates) go with backfill")
+    return args
+
+
+class StageFailed(Exception):
+    """A stage raised; the cause is the stage's own error."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
 
 
 def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
@@ -60,7 +94,10 @@ def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
     module = importlib.import_module(COMMANDS[name])
     log.info("== %s: starting (run %s)", name, summary.run_id)
     start = time.perf_counter()
-    report = module.run(cfg, summary)
+    try:
+        report = module.run(cfg, summary)
+    except Exception as err:
+        raise StageFailed(name) from err
     seconds = time.perf_counter() - start
     summary.record(name, seconds, report)
     summary.save()
@@ -73,6 +110,32 @@ def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
         report.rows_out,
         versions,
     )
+
+
+def run_date(cfg: Config, day: dt.date, *, force: bool, only: str | None = None) -> None:
+    """Run the stages of run date `day` its summary does not have yet (all with `force`),
+    or only the stage `only` of it (as a scheduler's task per stage does)."""
+    rid = schedule.run_id(day)
+    summary = RunSummary.new(cfg.paths.root, cfg.to_dict(), run_id=rid)
+    if (only or not force) and storage.exists(summary.path):
+        summary = RunSummary.load(cfg.paths.root, rid)
+    log.info("=== run date %s (run %s)", day, rid)
+    started = False  # once a stage runs, every later one does: its inputs changed
+    for name in [only] if only else schedule.DATED_STAGES:
+        if name in summary.data["stages"] and not started and not force:
+            log.info("== %s: already done for %s, skipped (--force runs it again)", name, day)
+            continue
+        reason = schedule.skip_reason(name, summary)
+        if reason:
+            log.info("== %s: skipped for %s: %s", name, day, reason)
+            continue
+        days = schedule.event_days(cfg, summary) if name == "features" else None
+        run_stage(name, schedule.dated_config(cfg, day, days), summary)
+        started = True
+        # what later stages made of this stage's old output is stale: they run again
+        later = schedule.DATED_STAGES[schedule.DATED_STAGES.index(name) + 1 :]
+        summary.data["stages"] = {k: v for k, v in summary.data["stages"].items() if k not in later}
+        summary.save()
 
 
 def pipeline(cfg: Config) -> list[str]:
@@ -151,21 +214,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"mtlrec: config error: {err}", file=sys.stderr)
         return 2
+    if args.stage == "backfill" or args.date:
+        try:
+            days = schedule.days(args.first, args.last) if args.stage == "backfill" else [args.date]
+        except ValueError as err:
+            print(f"mtlrec: {err}", file=sys.stderr)
+            return 2
+
+        def dated() -> None:
+            for day in days:
+                run_date(cfg, day, force=args.force, only=None if args.stage in ("run", "backfill") else args.stage)
+
+        return _guarded(dated)
     summary = open_summary(args, cfg)
     stages = pipeline(cfg) if args.stage == "run" else [args.stage]
-    for name in stages:
-        try:
+
+    def stages_in_turn() -> None:
+        for name in stages:
             run_stage(name, cfg, summary)
-        except (LookupError, FileNotFoundError, ValueError, RuntimeError) as err:
-            # a known failure: one line a scheduler can show, no stack trace
-            print(f"mtlrec: {name} failed: {err}", file=sys.stderr)
-            return 1
-        except Exception as err:
-            log.exception("stage %s failed unexpectedly", name)
-            print(f"mtlrec: {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
-            return 1
-    if args.stage == "run":
+
+    code = _guarded(stages_in_turn)
+    if code == 0 and args.stage == "run":
         print(report_text(summary))
+    return code
+
+
+def _guarded(work: Callable[[], object]) -> int:
+    """Run `work`; a failure becomes one line on stderr a scheduler can show, and exit 1."""
+    try:
+        work()
+    except Exception as caught:
+        stage, err = (caught.stage, caught.__cause__) if isinstance(caught, StageFailed) else ("run", caught)
+        if isinstance(err, (LookupError, FileNotFoundError, ValueError, RuntimeError)):
+            print(f"mtlrec: {stage} failed: {err}", file=sys.stderr)  # a known failure: no stack trace
+        else:
+            log.error("%s failed unexpectedly", stage, exc_info=err)
+            print(f"mtlrec: {stage} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,8 @@ class SparkConfig:
     shuffle_partitions: int = 4
     driver_memory: str = "4g"
     ui: bool = False
+    progress: bool = True  # Spark's console progress bar of running stages (on stderr)
+    event_log_dir: str = ""  # set: Spark event logs go there, for the history server
     conf: dict[str, str] = field(default_factory=dict)
 
 
@@ -192,6 +195,8 @@ class TrainConfig:
     # models trained after the run's model on the same samples, for `evaluate` to
     # measure the run's model against (skipped when it is the run's model)
     baselines: tuple[str, ...] = ("single_task",)
+    # start from the weights of the latest earlier run date's model (dated runs), not at random
+    warm_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,14 @@ class ScoreConfig:
 
 
 @dataclass(frozen=True)
+class MlflowConfig:
+    """Optional MLflow tracking of each training run (`pip install 'mtlrec[mlflow]'`)."""
+
+    tracking_uri: str = ""  # empty: off; e.g. http://mlflow:5000 or databricks
+    experiment: str = "mtlrec"
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
@@ -260,6 +273,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -423,6 +437,10 @@ def validate(cfg: Config, *, source: str) -> None:
             "train.reweight_negatives: false needs the click task, to correct for features.negative_keep_rate",
         ),
         (cfg.evaluate.ranking_k >= 1, "evaluate.ranking_k must be >= 1"),
+        (
+            not cfg.mlflow.tracking_uri or importlib.util.find_spec("mlflow") is not None,
+            "mlflow.tracking_uri is set but MLflow is not installed: pip install 'mtlrec[mlflow]'",
+        ),
     ]
     for ok, message in checks:
         if not ok:

@@ -36,7 +36,12 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
         .config("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", str(cfg.progress).lower())
     )
+    if cfg.event_log_dir:
+        if "://" not in cfg.event_log_dir or cfg.event_log_dir.startswith("file:"):
+            os.makedirs(cfg.event_log_dir.removeprefix("file://").removeprefix("file:"), exist_ok=True)
+        builder = builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", cfg.event_log_dir)
     for key, value in cfg.conf.items():
         builder = builder.config(key, value)
     # Locally, pip's delta-spark names the matching Maven artifact and Spark resolves it.

@@ -59,13 +59,22 @@ def read_json(uri: str) -> Any:
     return json.loads(read_bytes(uri))
 
 
-def list_dirs(uri: str) -> list[str]:
-    """Names of the folders directly under `uri` (empty if it does not exist)."""
+def _list(uri: str, kind: fs.FileType) -> list[str]:
     filesystem, path = _resolve(uri)
     if filesystem.get_file_info(path).type == fs.FileType.NotFound:
         return []
     infos = filesystem.get_file_info(fs.FileSelector(path))
-    return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+    return sorted(i.base_name for i in infos if i.type == kind)
+
+
+def list_dirs(uri: str) -> list[str]:
+    """Names of the folders directly under `uri` (empty if it does not exist)."""
+    return _list(uri, fs.FileType.Directory)
+
+
+def list_files(uri: str) -> list[str]:
+    """Names of the files directly under `uri` (empty if it does not exist)."""
+    return _list(uri, fs.FileType.File)
 
 
 def delete_dir(uri: str) -> None:

@@ -87,8 +87,12 @@ class RunSummary:
         except KeyError:
             raise LookupError(f"run {self.run_id} has no {name!r} yet: run the stage that makes it") from None
 
+    @property
+    def path(self) -> str:
+        return _path(self.root, self.run_id)
+
     def save(self) -> str:
-        path = _path(self.root, self.run_id)
+        path = self.path
         storage.write_json(path, self.data)
         storage.write_json(_path(self.root, "latest"), self.data)
         return path

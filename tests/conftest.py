@@ -22,10 +22,8 @@ TEST_SPARK = SparkConfig(
     shuffle_partitions=2,
     driver_memory="2g",
     ui=False,
-    conf={
-        "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.ui.showConsoleProgress": "false",
-    },
+    progress=False,
+    conf={"spark.databricks.delta.snapshotPartitions": "2"},
 )
 
 

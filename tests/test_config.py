@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,12 @@ def test_validate_rejects_a_model_name_not_in_the_registry(name: str) -> None:
 
     for known in MODELS:
         assert known in str(err.value)
+
+
+def test_mlflow_tracking_without_mlflow_installed_fails_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_config(None).mlflow.tracking_uri == ""  # off by default
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"mlflow.tracking_uri .* pip install 'mtlrec\[mlflow\]'"):
+        load_config(None, ["mlflow.tracking_uri=http://mlflow:5000"])

@@ -32,7 +32,7 @@ K, CAP = 5, 2
 @pytest.fixture(scope="module")
 def run_summary(spark: SparkSession, ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("pipeline")
-    overrides = [f"paths.root={root}", *TINY]
+    overrides = [f"paths.root={root}", f"mlflow.tracking_uri=file://{root}/mlruns", *TINY]
     code = main(["run", "--conf", "conf/local.yaml", *[a for o in overrides for a in ("--set", o)]])
     assert code == 0
     summary: dict[str, Any] = storage.read_json(f"{root}/runs/latest.json")
@@ -156,6 +156,29 @@ def test_model_beats_chance_on_test_clicks_and_records_its_lineage(run_summary: 
     assert metadata["tables"][S.SAMPLES_TABLE]["version"] == run_summary["tables"][S.SAMPLES_TABLE]["version"]
     assert metadata["config"]["generate"]["events"] == 35000
     assert (model_dir / "model.pt").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_each_trained_model_is_logged_to_mlflow_with_params_epoch_metrics_and_weights(
+    run_summary: dict[str, Any],
+) -> None:
+    import mlflow
+
+    root = run_summary["config"]["paths"]["root"]
+    client = mlflow.MlflowClient(tracking_uri=f"file://{root}/mlruns")
+    experiment = client.get_experiment_by_name("mtlrec")
+    assert experiment is not None
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    # the run's model and its single-task baseline
+    assert set(runs) == {f"{run_summary['run_id']}-mmoe", f"{run_summary['run_id']}-single_task"}
+    logged = runs[f"{run_summary['run_id']}-mmoe"]
+    metadata = storage.read_json(f"{run_summary['artifacts']['model']}/metadata.json")
+    assert logged.data.params["model.name"] == "mmoe"
+    assert logged.data.params["train.epochs"] == "3"
+    assert logged.data.metrics["best.valid.click_auc"] == pytest.approx(metadata["metrics"]["valid/click_auc"])
+    epochs = client.get_metric_history(logged.info.run_id, "valid.click_auc")
+    assert sorted(m.step for m in epochs) == [h["epoch"] for h in metadata["history"]]
+    assert "model/model.pt" in {f.path for f in client.list_artifacts(logged.info.run_id, "model")}
 
 
 @pytest.mark.slow

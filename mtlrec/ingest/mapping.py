@@ -16,7 +16,10 @@ from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import ConfigError, from_dict
 
+# the shipped mappings, in the checkout the package runs from
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "conf" / "mappings"
+# ...unless it runs from a zip (spark-submit's --py-files): then from the working directory
+WORKING_MAPPINGS_DIR = Path("conf") / "mappings"
 TIMESTAMP_UNITS = ("iso8601", "epoch_seconds", "epoch_millis")
 REQUIRED = (S.TS, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE)
 CANONICAL = tuple(S.RAW_SCHEMA.fieldNames())
@@ -47,7 +50,9 @@ def mapping_location(name: str) -> str:
     """A mapping's file: a name in conf/mappings/, or a path or URI as given."""
     if "/" in name or name.endswith((".yaml", ".yml")):
         return name
-    return str(MAPPINGS_DIR / f"{name}.yaml")
+    shipped = MAPPINGS_DIR / f"{name}.yaml"
+    working = WORKING_MAPPINGS_DIR.resolve() / f"{name}.yaml"
+    return str(working if not shipped.exists() and working.exists() else shipped)
 
 
 def load_mapping(name: str) -> Mapping:
@@ -55,7 +60,7 @@ def load_mapping(name: str) -> Mapping:
     try:
         raw = yaml.safe_load(storage.read_bytes(where)) or {}
     except FileNotFoundError:
-        known = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
+        known = ", ".join(sorted({p.stem for d in (MAPPINGS_DIR, WORKING_MAPPINGS_DIR) for p in d.glob("*.yaml")}))
         raise ConfigError(f"input.mapping {name!r}: no mapping file at {where} (shipped: {known})") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{where}: not valid YAML: {err}") from err

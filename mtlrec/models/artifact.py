@@ -41,13 +41,18 @@ def save_model(path: str, state_dict: dict[str, torch.Tensor], metadata: dict[st
     storage.write_json(f"{path}/{METADATA}", metadata)
 
 
+def load_weights(path: str) -> dict[str, torch.Tensor]:
+    """The state dict of the artifact at `path` (tensors only: `weights_only=True`)."""
+    state: dict[str, torch.Tensor] = torch.load(io.BytesIO(storage.read_bytes(f"{path}/{WEIGHTS}")), weights_only=True)
+    return state
+
+
 def load_model(path: str) -> LoadedModel:
     """Rebuild the trained model (in eval mode) from its artifact folder."""
     metadata = storage.read_json(f"{path}/{METADATA}")
     cfg = config_from_dict(metadata["config"], source=f"{path}/{METADATA}")
     layout = feature_layout(cfg.model, cfg.train.tasks)
     model = build_model(cfg.model, layout)
-    state = torch.load(io.BytesIO(storage.read_bytes(f"{path}/{WEIGHTS}")), weights_only=True)
-    model.load_state_dict(state)
+    model.load_state_dict(load_weights(path))
     model.eval()
     return LoadedModel(model=model, layout=layout, config=cfg, metadata=metadata)

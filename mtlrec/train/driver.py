@@ -69,8 +69,12 @@ def run_training(
     storage_path: str,
     name: str,
     callbacks: Sequence[Any] = (),
+    init_model: str | None = None,
 ) -> TrainingResult:
-    """Train `cfg.model` on `cfg.train.workers` Ray workers; pick the best epoch on valid."""
+    """Train `cfg.model` on `cfg.train.workers` Ray workers; pick the best epoch on valid.
+
+    `init_model`: a model artifact folder whose weights the model starts from (warm start).
+    """
     tc = cfg.train
     if tc.select_metric not in metric_names(tc.tasks):
         raise ValueError(f"train.select_metric {tc.select_metric!r} is none of {metric_names(tc.tasks)}")
@@ -86,7 +90,7 @@ def run_training(
     }
     trainer = TorchTrainer(
         train_worker,
-        train_loop_config={"cfg": cfg.to_dict()},
+        train_loop_config={"cfg": cfg.to_dict(), "init_model": init_model},
         scaling_config=ray.train.ScalingConfig(num_workers=tc.workers, use_gpu=tc.use_gpu),
         run_config=ray.train.RunConfig(
             name=name,
@@ -99,12 +103,13 @@ def run_training(
         dataset_config=WholeValidSplit(),
     )
     log.info(
-        "train: %s (%s) on %d workers, samples v%d, up to %d epochs",
+        "train: %s (%s) on %d workers, samples v%d, up to %d epochs, %s",
         cfg.model.name,
         tc.parallelism,
         tc.workers,
         samples_version,
         tc.epochs,
+        f"warm start from {init_model}" if init_model else "from scratch",
     )
     result = trainer.fit()
     if result.error is not None:

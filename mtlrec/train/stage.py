@@ -12,7 +12,9 @@ from mtlrec.config import Config
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models.artifact import save_model
 from mtlrec.ray_cluster import ensure_ray
+from mtlrec.schedule import previous_model
 from mtlrec.summary import RunSummary, StageReport, new_run_id
+from mtlrec.tracking import log_training
 from mtlrec.train.driver import TrainingResult, run_training, trained_model_state
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ def publish(
         },
     )
     log.info("train: best epoch %d, %s", result.best["epoch"], {k: v for k, v in result.best.items() if "auc" in k})
+    log_training(
+        cfg, run_name=f"{summary.run_id}-{cfg.model.name}", history=result.history, best=result.best, model_dir=out
+    )
     return out
 
 
@@ -114,8 +119,11 @@ def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, An
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
-    result = run_training(cfg, **training_inputs(cfg, summary, "train"))
-    out = publish(cfg, summary, result)
+    init = previous_model(cfg.paths.root, summary.run_id) if cfg.train.warm_start else None
+    if cfg.train.warm_start and init is None:
+        log.info("train: warm start asked, but no earlier run date has a model: from scratch")
+    result = run_training(cfg, **training_inputs(cfg, summary, "train"), init_model=init)
+    out = publish(cfg, summary, result, extra={"warm_start": init})
     baselines: dict[str, tuple[TrainingResult, str]] = {}
     for name in cfg.train.baselines:
         if name == cfg.model.name:

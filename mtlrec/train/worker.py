@@ -28,6 +28,7 @@ from mtlrec import schema as S
 from mtlrec.config import config_from_dict
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import Batch, collate
+from mtlrec.models.artifact import load_weights
 from mtlrec.models.calibration import keep_rate
 from mtlrec.train.checkpoint import load_state, save_state
 from mtlrec.train.loop import train_epoch
@@ -89,8 +90,23 @@ def _report(metrics: dict[str, Any], objective: torch.nn.Module, optimizers: lis
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
+def _warm_start(model: torch.nn.Module, path: str) -> None:
+    try:
+        model.load_state_dict(load_weights(path))
+    except RuntimeError as err:
+        raise RuntimeError(f"warm start from {path}: its weights do not fit this model config: {err}") from None
+
+
+def _epoch_line(metrics: dict[str, Any], epochs: int, tasks: tuple[str, ...]) -> str:
+    aucs = " ".join(f"{task} {metrics[f'valid/{task}_auc']:.4f}" for task in tasks)
+    return (
+        f"mtlrec train: epoch {metrics['epoch'] + 1}/{epochs}: loss {metrics['train/loss']:.4f}, valid AUC {aucs}, "
+        f"{metrics['train/samples_per_s']:,.0f} samples/s, {metrics['train/seconds']:.1f}s"
+    )
+
+
 def train_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point; `config` is `{"cfg": Config.to_dict()}`."""
+    """Ray Train entry point; `config` is `{"cfg": Config.to_dict(), "init_model": folder or None}`."""
     cfg = config_from_dict(config["cfg"], source="train worker config")
     tc = cfg.train
     context = ray.train.get_context()
@@ -100,6 +116,8 @@ def train_worker(config: dict[str, Any]) -> None:
     torch.manual_seed(tc.seed)  # the same initial weights everywhere: FSDP shards them as they are
     plain = build_objective(cfg)
     full_size = sum(p.numel() for p in plain.parameters())
+    if config.get("init_model") and ray.train.get_checkpoint() is None:  # a resumed run has its own weights
+        _warm_start(plain.model, config["init_model"])
     if tc.sparse_embeddings:
         use_sparse_gradients(plain)
     objective = PARALLELISM[tc.parallelism](plain)
@@ -135,4 +153,6 @@ def train_worker(config: dict[str, Any]) -> None:
             "workers/pid": pids,
         }
         progress = progress.after(epoch, float(metrics[tc.select_metric]), tc.select_mode)
+        if rank == 0:  # Ray forwards a worker's stdout to the driver's, prefixed with the worker
+            print(_epoch_line(metrics, tc.epochs, tc.tasks), flush=True)
         _report(metrics | progress.as_metrics(), objective, optimizers)

@@ -1,0 +1,91 @@
+"""Scheduled runs: one run date at a time (`mtlrec run --date D`), and ranges of them.
+
+A dated run is the run `D` names (run id `YYYYMMDD`, summary `<root>/runs/YYYYMMDD.json`):
+
+- `ingest` reads only the `dt=D` folder of the input;
+- `features` rebuilds the days that folder can have written (D - ingest.late_days
+  .. D + 1: late events and clock skew) and whatever depends on them;
+- `train`, `evaluate` and `score` run once the samples have what they need (a valid
+  split to train, a test split to evaluate, a model to score with); before that the
+  run says why it skips them, as the first days of a backfill must;
+- with `train.warm_start` the model starts from the latest earlier run date's model.
+
+Stages a run date already completed are skipped when the date is run again (after a
+failure, the run picks up at the failed stage); `--force` runs them all again, and
+once one stage runs, every later stage runs too, since its inputs changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+from mtlrec import schema as S
+from mtlrec import storage, tables
+from mtlrec.config import Config
+from mtlrec.spark_session import get_spark
+from mtlrec.summary import RunSummary
+
+# the stages of a dated run, in order: logs come from the input, never `generate`
+DATED_STAGES = ("ingest", "features", "train", "evaluate", "score")
+_DATED_ID = re.compile(r"^\d{8}$")
+
+
+def run_id(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def run_date(run_id: str) -> dt.date | None:
+    """The run date a run id names, or None for an undated run."""
+    return dt.datetime.strptime(run_id, "%Y%m%d").date() if _DATED_ID.match(run_id) else None
+
+
+def days(first: dt.date, last: dt.date) -> list[dt.date]:
+    if last < first:
+        raise ValueError(f"backfill range ends ({last}) before it starts ({first})")
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def dated_config(cfg: Config, day: dt.date, event_days: list[dt.date] | None = None) -> Config:
+    """`cfg` for the run date `day`: its input folder, and the event days it can touch.
+
+    `event_days` (the days `events` holds after ingest) narrows the features days to
+    those with events; before ingest it is unknown and features keeps its own choice.
+    """
+    cfg = dataclasses.replace(cfg, ingest=dataclasses.replace(cfg.ingest, dates=(day,), date_range=()))
+    if event_days is None:
+        return cfg
+    first = day - dt.timedelta(days=cfg.ingest.late_days)
+    touched = tuple(d for d in sorted(event_days) if first <= d <= day + dt.timedelta(days=1))
+    return dataclasses.replace(cfg, features=dataclasses.replace(cfg.features, dates=touched))
+
+
+def event_days(cfg: Config, summary: RunSummary) -> list[dt.date]:
+    """The days the run's version of `events` holds (one row per day reaches the driver)."""
+    path = tables.table_path(cfg.paths.root, S.EVENTS_TABLE)
+    events = tables.read(get_spark(cfg.spark), path, summary.table_version(S.EVENTS_TABLE))
+    return sorted(row[S.DT] for row in events.select(S.DT).distinct().collect())
+
+
+def skip_reason(stage: str, summary: RunSummary) -> str | None:
+    """Why a dated run cannot run `stage` yet (None: it can)."""
+    rows = {split: int(m.get("rows") or 0) for split, m in summary.data["metrics"].get("samples", {}).items()}
+    if stage == "train" and not rows.get("valid"):
+        return "no valid samples yet (features.valid_start is later than the events)"
+    if stage == "evaluate" and not rows.get("test"):
+        return "no test samples yet (features.test_start is later than the events)"
+    if stage in ("evaluate", "score") and "model" not in summary.data["artifacts"]:
+        return "no model trained for this date"
+    return None
+
+
+def previous_model(root: str, before: str) -> str | None:
+    """The model of the latest dated run before run id `before`, if any."""
+    ids = (name.removesuffix(".json") for name in storage.list_files(f"{root.rstrip('/')}/runs"))
+    earlier = sorted(rid for rid in ids if _DATED_ID.match(rid) and rid < before)
+    for rid in reversed(earlier):
+        model = RunSummary.load(root, rid).data["artifacts"].get("model")
+        if model:
+            return str(model)
+    return None

@@ -1,0 +1,139 @@
+"""Cluster in a box: scheduled runs through `spark-submit.sh` on Spark `local-cluster`
+(separate executor JVMs and Python workers) and a two-node Ray cluster.
+
+What local mode hides fails here first: closures that do not pickle, files not
+shipped to executors, paths only the driver sees. The test is the acceptance of
+scheduled runs too: a three-day backfill, then a forced re-run of the middle day,
+leaves every table's row count unchanged, and a plain re-run skips what is done.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+from pyspark.sql import SparkSession
+
+from mtlrec import schema as S
+from mtlrec import storage, tables
+from mtlrec.cli import main
+from mtlrec.config import RayConfig
+from mtlrec.ray_cluster import ensure_ray
+
+REPO = Path(__file__).resolve().parents[1]
+DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
+SETTINGS = [
+    "generate.start_date=2026-11-01",
+    "generate.days=3",
+    "generate.events=9000",
+    "generate.users=300",
+    "generate.items=120",
+    "features.valid_start=2026-11-02",
+    "features.test_start=2026-11-03",
+    "train.epochs=1",
+    "train.baselines=[]",
+    "train.warm_start=true",
+    "score.top_k=5",
+    "score.catalogue_max=60",
+    "score.popular=30",
+    "evaluate.ranking_k=5",
+    "spark.shuffle_partitions=4",
+]
+
+
+@pytest.fixture(scope="module")
+def ray_two_nodes() -> Iterator[str]:
+    """A Ray cluster of two nodes on this machine (2 CPUs each); yields its address.
+
+    This process's own local Ray is shut down first (the cluster's head takes the
+    default ports it holds) and started again after, for the tests that follow.
+    """
+    from ray.cluster_utils import Cluster
+
+    ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "object_store_memory": 300 * 2**20})
+    cluster.add_node(num_cpus=2, object_store_memory=300 * 2**20)
+    cluster.wait_for_nodes()
+    try:
+        yield str(cluster.address)
+    finally:
+        cluster.shutdown()
+        ensure_ray(RayConfig(num_cpus=4))
+
+
+def submit(root: Path, ray_address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    sets = [a for o in [f"paths.root={root}", f"ray.address={ray_address}", *SETTINGS] for a in ("--set", o)]
+    env = {
+        **os.environ,
+        "SPARK_MASTER": "local-cluster[2,1,1024]",
+        "PYTHON": sys.executable,
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    command = [str(REPO / "spark-submit.sh"), *args, "--conf", "conf/local.yaml", *sets]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+
+
+def row_counts(spark: SparkSession, root: Path) -> dict[str, int]:
+    names = sorted(storage.list_dirs(f"{root}/tables"))
+    return {name: tables.read(spark, tables.table_path(str(root), name)).count() for name in names}
+
+
+@pytest.fixture(scope="module")
+def backfilled(spark: SparkSession, ray_two_nodes: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cluster")
+    assert (
+        main(
+            [
+                "generate",
+                "--conf",
+                "conf/local.yaml",
+                *[a for o in [f"paths.root={root}", *SETTINGS] for a in ("--set", o)],
+            ]
+        )
+        == 0
+    )
+    done = submit(root, ray_two_nodes, "backfill", "--from", DAYS[0], "--to", DAYS[-1])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return root
+
+
+@pytest.mark.slow
+def test_backfill_runs_each_date_with_the_stages_its_data_allows(backfilled: Path) -> None:
+    ran = {day: set(storage.read_json(f"{backfilled}/runs/{day.replace('-', '')}.json")["stages"]) for day in DAYS}
+    # day 1 has only train samples, day 2 adds valid (a model), day 3 test (evaluation)
+    assert ran[DAYS[0]] == {"ingest", "features"}
+    assert ran[DAYS[1]] == {"ingest", "features", "train", "score"}
+    assert ran[DAYS[2]] == {"ingest", "features", "train", "evaluate", "score"}
+    # day 3 warm-started from day 2's model
+    day2, day3 = (storage.read_json(f"{backfilled}/runs/{d.replace('-', '')}.json") for d in DAYS[1:])
+    metadata = storage.read_json(f"{day3['artifacts']['model']}/metadata.json")
+    assert metadata["warm_start"] == day2["artifacts"]["model"]
+
+
+@pytest.mark.slow
+def test_forced_rerun_of_the_middle_day_leaves_every_row_count_unchanged_and_a_plain_rerun_skips(
+    spark: SparkSession, ray_two_nodes: str, backfilled: Path
+) -> None:
+    before = row_counts(spark, backfilled)
+    assert {S.EVENTS_TABLE, S.SAMPLES_TABLE, S.RECOMMENDATIONS_TABLE, S.LEADERBOARD_TABLE} <= set(before)
+    assert min(before.values()) > 0
+    versions = {name: tables.version(spark, tables.table_path(str(backfilled), name)) for name in before}
+
+    rerun = submit(backfilled, ray_two_nodes, "run", "--date", DAYS[1], "--force")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]
+    assert row_counts(spark, backfilled) == before
+    rewritten = {name: tables.version(spark, tables.table_path(str(backfilled), name)) for name in before}
+    assert rewritten[S.EVENTS_TABLE] > versions[S.EVENTS_TABLE]  # it did run again
+
+    again = submit(backfilled, ray_two_nodes, "run", "--date", DAYS[1])
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    done = storage.read_json(f"{backfilled}/runs/{DAYS[1].replace('-', '')}.json")["stages"]
+    assert {"ingest", "features", "train", "score"} <= set(done)
+    for stage in done:  # spark-submit sends the Python driver's stderr to stdout
+        assert f"== {stage}: already done for {DAYS[1]}" in again.stdout
+    assert {name: tables.version(spark, tables.table_path(str(backfilled), name)) for name in before} == rewritten
