@@ -32,9 +32,7 @@ with DAG(
     spark = {
         stage: BashOperator(
             task_id=stage,
-            bash_command=(
-                f"cd {MTLREC_HOME} && ./spark-submit.sh {stage} --conf {CONF} {DATE}"
-            ),
+            bash_command=(f"cd {MTLREC_HOME} && ./spark-submit.sh {stage} --conf {CONF} {DATE}"),
             env={"SPARK_MASTER": "yarn"},
             append_env=True,
         )
