@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     path, version = storage.arrow_uri(samples["path"]), int(samples["version"])
 
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     batches = in_memory_batches(cfg, path, version, args.max_rows)
     ceilings = {
         "dense_adamw": ceiling(cfg, batches, sparse=False, epochs=args.epochs),
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "ray": ray,
         "ratios": {"ray_1_worker_over_ceiling": one / ceilings[faster], "ray_2_over_1_workers": two / one},
         "goals": {"ray_1_worker_over_ceiling": ">= 0.7", "ray_2_over_1_workers": ">= 1.0"},
+        # 1/5/15-minute load averages: on a shared machine, what else ran beside the bench
+        "load_average": {"start": load_before, "end": os.getloadavg(), "cpus": os.cpu_count()},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "train.json").write_text(json.dumps(result, indent=2))

@@ -188,7 +188,7 @@ class TrainConfig:
     parallelism: str = "ddp"  # ddp (replicas) or fsdp (parameters sharded across workers)
     use_gpu: bool = False
     max_failures: int = 2  # worker-group restarts from the latest checkpoint before giving up
-    shuffle_buffer: int = 8192  # rows of the local shuffle buffer of each worker (0: none)
+    shuffle_buffer: int = 8192  # rows each worker shuffles together (files come in a seeded random order; 0: none)
     # down-sampled negatives (features.negative_keep_rate < 1): weight each by 1 / keep-rate
     # in the loss, or train unweighted and correct the probabilities at inference
     reweight_negatives: bool = True

@@ -25,6 +25,11 @@ class Batch:
     def __len__(self) -> int:
         return int(self.sparse.shape[0])
 
+    def take(self, index: torch.Tensor) -> Batch:
+        """The rows at `index` ([n] int64), in that order."""
+        labels = None if self.labels is None else self.labels[index]
+        return Batch(sparse=self.sparse[index], dense=self.dense[index], labels=labels, weights=self.weights[index])
+
     def to(self, device: torch.device | str) -> Batch:
         labels = None if self.labels is None else self.labels.to(device)
         return Batch(

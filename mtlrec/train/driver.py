@@ -53,10 +53,22 @@ class WholeValidSplit(ray.train.DataConfig):
         return shards
 
 
-def split_dataset(path: str, version: int, split: str, columns: list[str], shuffle: bool = False) -> ray.data.Dataset:
-    """One split of the Delta table `path` at `version`, with only `columns`."""
+def split_dataset(
+    path: str, version: int, split: str, columns: list[str], shuffle_seed: int | None = None
+) -> ray.data.Dataset:
+    """One split of the Delta table `path` at `version`, with only `columns`.
+
+    With `shuffle_seed` the files come in a random order, a different one each epoch,
+    but the same sequence of orders in every run with that seed.
+    """
+    shuffle = None if shuffle_seed is None else ray.data.FileShuffleConfig(seed=shuffle_seed)
+    # read_delta's annotation names only "files", but it hands `shuffle` to the Parquet
+    # datasource, which takes a FileShuffleConfig as read_parquet does
     dataset = ray.data.read_delta(
-        path, version=version, columns=[S.SPLIT, *columns], shuffle="files" if shuffle else None
+        path,
+        version=version,
+        columns=[S.SPLIT, *columns],
+        shuffle=shuffle,  # type: ignore[arg-type]
     )
     return dataset.filter(expr=f"{S.SPLIT} == '{split}'").select_columns(columns)
 
@@ -79,13 +91,17 @@ def run_training(
     if tc.select_metric not in metric_names(tc.tasks):
         raise ValueError(f"train.select_metric {tc.select_metric!r} is none of {metric_names(tc.tasks)}")
     # a progress bar per epoch, split and worker says nothing the epoch metrics do not
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    # blocks reach the workers in the files' order, not in whichever read task ends
+    # first: with the seeded file order, runs of the same config see the same batches
+    context.execution_options.preserve_order = True
     layout = feature_layout(cfg.model, tc.tasks)
     in_table = {f.name for f in deltalake.DeltaTable(samples_path, version=samples_version).schema().fields}
     weighted = tc.reweight_negatives and WEIGHT in in_table
     columns = [*layout.columns, *tc.tasks, *([WEIGHT] if weighted else [])]
     datasets: dict[str, Any] = {
-        TRAIN: split_dataset(samples_path, samples_version, S.TRAIN, columns, shuffle=True),
+        TRAIN: split_dataset(samples_path, samples_version, S.TRAIN, columns, shuffle_seed=tc.seed),
         VALID: split_dataset(samples_path, samples_version, S.VALID, [*columns, S.USER_ID]),
     }
     trainer = TorchTrainer(

@@ -241,3 +241,18 @@ def test_collate_returns_no_labels_when_a_task_column_is_missing() -> None:
 
     assert batch.labels is None
     assert len(batch) == 3
+
+
+def test_batch_take_selects_every_tensor_at_the_same_rows_in_the_given_order() -> None:
+    columns = random_columns(LAYOUT, rows=5, seed=8)
+    columns["weight"] = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    batch = collate(columns, LAYOUT)
+
+    taken = batch.take(torch.tensor([4, 0, 2]))
+
+    assert len(taken) == 3
+    assert taken.weights.tolist() == [5.0, 1.0, 3.0]
+    torch.testing.assert_close(taken.sparse, batch.sparse[[4, 0, 2]])
+    torch.testing.assert_close(taken.dense, batch.dense[[4, 0, 2]])
+    assert taken.labels is not None and batch.labels is not None
+    torch.testing.assert_close(taken.labels, batch.labels[[4, 0, 2]])
