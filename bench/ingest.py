@@ -59,12 +59,13 @@ print("SECONDS", time.perf_counter() - start)
 """
 
 
-def measured(args: list[str]) -> tuple[float, int, str]:
-    """Run `args`; return its wall seconds, the peak RSS of its process tree, its stdout."""
+def measured(args: list[str]) -> tuple[float, int, str, float]:
+    """Run `args`; return its wall seconds, the peak RSS of its process tree, its stdout,
+    and the machine's 1-minute load average as it ended (other work sharing the cores)."""
     seconds, peak, code, out, err = run_measured(args, cwd=REPO, stdout=subprocess.PIPE, interval=0.2)
     if code != 0:
         raise SystemExit(f"{' '.join(args[:4])} ... failed ({code}):\n{err[-3000:]}")
-    return seconds, peak, out
+    return seconds, peak, out, round(os.getloadavg()[0], 1)
 
 
 def overrides(root: Path, events: int, fmt: str, driver_memory: str) -> list[str]:
@@ -101,21 +102,27 @@ def generated(root: Path, events: int, fmt: str, sets: list[str]) -> dict[str, A
 
 
 def floor(sets: list[str]) -> dict[str, Any]:
-    wall, peak, out = measured([PYTHON, "-c", FLOOR, "conf/local.yaml", *sets])
+    wall, peak, out, load = measured([PYTHON, "-c", FLOOR, "conf/local.yaml", *sets])
     seconds = float(next(line.split()[1] for line in out.splitlines() if line.startswith("SECONDS")))
-    return {"seconds": round(seconds, 2), "process_seconds": round(wall, 2), "peak_rss_mb": peak >> 20}
+    return {
+        "seconds": round(seconds, 2),
+        "process_seconds": round(wall, 2),
+        "peak_rss_mb": peak >> 20,
+        "load": load,
+    }
 
 
 def ingest(root: Path, sets: list[str]) -> dict[str, Any]:
     for table in ("events", "quarantine", "dq_metrics"):
         subprocess.run(["rm", "-rf", str(root / "tables" / table)], check=True)
-    wall, peak, _ = measured(cli("ingest", sets, warm=True))
+    wall, peak, _, load = measured(cli("ingest", sets, warm=True))
     summary = json.loads((root / "runs" / "latest.json").read_text())
     quality = summary["metrics"]["ingest"]
     return {
         "seconds": summary["stages"]["ingest"]["seconds"],
         "process_seconds": round(wall, 2),
         "peak_rss_mb": peak >> 20,
+        "load": load,
         "read": quality["read"],
         "clean": quality["clean"],
     }
@@ -136,7 +143,8 @@ def bench(events: int, fmt: str, args: argparse.Namespace) -> dict[str, Any]:
     took, peak = best_ingest["seconds"], best_ingest["peak_rss_mb"]
     print(
         f"{fmt:>4} {events:>11,}: floor {floor_rate:>11,.0f} lines/s, ingest {ingest_rate:>9,.0f} lines/s"
-        f" ({took:.1f} s, peak {peak:,} MB), ratio {ingest_rate / floor_rate:.3f}",
+        f" ({took:.1f} s, peak {peak:,} MB), ratio {ingest_rate / floor_rate:.3f}"
+        f" (load {best_floor['load']} / {best_ingest['load']})",
         flush=True,
     )
     return {
@@ -163,7 +171,8 @@ def main() -> None:
     results = [bench(events, fmt, args) for events in args.sizes for fmt in args.formats]
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "note": "lines/s: lines read (events and dirt) per wall second of the work; ratio = ingest / floor",
+        "note": "lines/s: lines read (events and dirt) per wall second of the work; ratio = ingest / floor;"
+        " load: the machine's 1-minute load average as each run ended (2 cores: above 2, other work shared them)",
         "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,21 @@ def version(spark: SparkSession, path: str) -> int:
     return int(row["version"])
 
 
+def written_rows(spark: SparkSession, path: str, version: int) -> int:
+    """The new rows commit `version` of the table at `path` wrote, as Delta counted them.
+
+    A `replace_rows` rewrites the files it touches: Delta's `numOutputRows` counts the
+    rows it copied over from them too (`numCopiedRows`), which are not new.
+    """
+    table = DeltaTable.forPath(spark, path)
+    row = table.history(1).select("version", "operationMetrics").first()
+    if row is None or int(row["version"]) != version:  # another commit came after it
+        row = table.history().where(f"version = {int(version)}").select("version", "operationMetrics").first()
+    assert row is not None, f"Delta table {path} has no version {version}"
+    metrics = row["operationMetrics"] or {}
+    return int(metrics.get("numOutputRows", 0)) - int(metrics.get("numCopiedRows", 0))
+
+
 def raw_path(root: str) -> str:
     """Where `generate` writes raw logs and `ingest` reads them by default."""
     return f"{root.rstrip('/')}/raw"

@@ -1,8 +1,9 @@
 """Data-quality accounting of an ingest: per run date, where every record went.
 
 Counts come from the small `tally` of the marked records (read, duplicates, what
-each reason got) and, independently, from the tables as written (clean events,
-quarantine rows). `read = clean + duplicates + quarantined` must hold for every run
+each reason got) and, independently, from the writes of the tables (clean events,
+quarantine rows: counted on the rows going into each write, and checked against the
+rows its Delta commit says it stored). `read = clean + duplicates + quarantined` must hold for every run
 date; if it does not, the ingest fails naming the numbers.
 """
 
@@ -88,6 +89,13 @@ def balance_errors(
                 f" + quarantined {held} (= {stored + counts.duplicates + held})"
             )
     return errors
+
+
+def commit_errors(path: str, *, sent: int, stored: int) -> list[str]:
+    """A message if a write stored another number of rows than went into it."""
+    if sent == stored:
+        return []
+    return [f"{path}: {sent} rows went into the write but its Delta commit stored {stored}"]
 
 
 def dq_rows(days: Mapping[dt.date, DayCounts], *, reasons: Sequence[str], run_id: str) -> list[tuple[Any, ...]]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 
 from mtlrec import schema as S
 from mtlrec import tables
@@ -83,12 +83,14 @@ def marked_records(
 
     The bots and the contested ids are few: kept and counted first, so the planner
     knows their size and broadcasts them (or not, at a scale where they are many).
+    Both come from `validated` alone, each in one narrow aggregation; the marked
+    records are not kept, each write re-derives them from `validated`.
     """
     ic = cfg.ingest
     bots = kept(T.bot_users(validated, max_per_minute=ic.bot_events_per_minute), "bot user-days")
-    flagged = T.drop_valid_raw(T.flag_bots(validated, bots=bots))
     existing = existing_ids(spark, tables.table_path(cfg.paths.root, S.EVENTS_TABLE), dates, ic.dedup_lookback_days)
-    contested = kept(T.contested_ids(flagged, existing=existing), "ids seen twice or stored")
+    contested = kept(T.contested_ids(validated, existing=existing), "ids seen twice or stored")
+    flagged = T.drop_valid_raw(T.flag_bots(validated, bots=bots))
     return T.mark_duplicates(flagged, contested=contested), [bots, contested]
 
 
@@ -104,43 +106,67 @@ def event_dates(cfg: Config, dates: Sequence[dt.date]) -> list[dt.date]:
     return [min(dates) - dt.timedelta(days=cfg.ingest.late_days), max(dates) + dt.timedelta(days=1)]
 
 
-def stored_counts(
-    spark: SparkSession, cfg: Config, versions: dict[str, int], dates: list[dt.date]
-) -> tuple[dict[dt.date, int], dict[dt.date, int], dict[dt.date, int]]:
-    """Clean and late events, and quarantine rows, per run date, as the tables hold them."""
-    root = cfg.paths.root
-    first, last = event_dates(cfg, dates)
-    events = tables.read(spark, tables.table_path(root, S.EVENTS_TABLE), versions[S.EVENTS_TABLE])
-    clean, late = {}, {}
-    for row in (
-        events.where(F.col(S.DT).between(first, last) & F.col(S.SOURCE_DT).isin(*dates))
-        .groupBy(S.SOURCE_DT)
-        .agg(F.count(F.lit(1)).alias("n"), F.count_if(F.col(S.DT) < F.col(S.SOURCE_DT)).alias("late"))
-        .collect()
-    ):
-        clean[row[S.SOURCE_DT]], late[row[S.SOURCE_DT]] = int(row["n"]), int(row["late"])
-    held = tables.read(spark, tables.table_path(root, S.QUARANTINE_TABLE), versions[S.QUARANTINE_TABLE])
-    quarantined = {
-        row[S.DT]: int(row["n"])
-        for row in held.where(F.col(S.DT).isin(*dates)).groupBy(S.DT).agg(F.count(F.lit(1)).alias("n")).collect()
-    }
-    return clean, late, quarantined
+@dataclass
+class Written:
+    """What the writes of `events` and `quarantine` stored, per run date, and their versions.
+
+    Counted on the rows as they go into each write (`DataFrame.observe`, no table read
+    back) and checked against the rows Delta says each commit wrote; independent of
+    the tally of the marked records, which the balance check compares them with.
+    """
+
+    versions: dict[str, int]
+    clean: dict[dt.date, int]
+    late: dict[dt.date, int]
+    quarantined: dict[dt.date, int]
 
 
-def write_events(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> dict[str, int]:
-    root = cfg.paths.root
-    return {
-        S.EVENTS_TABLE: tables.replace_rows(
-            T.clean_events(marked),
-            tables.table_path(root, S.EVENTS_TABLE),
-            column=S.SOURCE_DT,
-            values=dates,
-            dates=event_dates(cfg, dates),
+def observed_write(
+    df: DataFrame, counts: list[Column], write: Callable[[DataFrame], int]
+) -> tuple[int, dict[str, int]]:
+    """Write `df` (`write` returns the new version) while counting `counts` over its rows."""
+    seen = Observation()
+    version = write(df.observe(seen, *counts))
+    return version, {name: int(n) for name, n in seen.get.items()}
+
+
+def write_tables(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> Written:
+    """Store the clean events and the quarantined records of the run dates."""
+    spark, root = marked.sparkSession, cfg.paths.root
+    events_path = tables.table_path(root, S.EVENTS_TABLE)
+    held_path = tables.table_path(root, S.QUARANTINE_TABLE)
+    events_version, stored = observed_write(
+        T.clean_events(marked),
+        T.day_counts(dates, run_date=S.SOURCE_DT, late=True),
+        lambda df: tables.replace_rows(
+            df, events_path, column=S.SOURCE_DT, values=dates, dates=event_dates(cfg, dates)
         ),
-        S.QUARANTINE_TABLE: tables.replace_dates(
-            T.quarantine(marked), tables.table_path(root, S.QUARANTINE_TABLE), dates
+    )
+    held_version, held = observed_write(
+        T.quarantine(marked),
+        T.day_counts(dates, run_date=S.DT),
+        lambda df: tables.replace_dates(df, held_path, dates),
+    )
+    written = Written(
+        versions={S.EVENTS_TABLE: events_version, S.QUARANTINE_TABLE: held_version},
+        clean={day: stored[day.isoformat()] for day in dates},
+        late={day: stored[T.late_name(day)] for day in dates},
+        quarantined={day: held[day.isoformat()] for day in dates},
+    )
+    errors = [
+        *quality.commit_errors(
+            events_path,
+            sent=sum(written.clean.values()),
+            stored=tables.written_rows(spark, events_path, events_version),
         ),
-    }
+        *quality.commit_errors(
+            held_path,
+            sent=sum(written.quarantined.values()),
+            stored=tables.written_rows(spark, held_path, held_version),
+        ),
+    ]
+    quality.check(errors, "ingest lost records")
+    return written
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
@@ -152,30 +178,30 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         present = sources.input_dates(spark, path)
         dates = sources.run_dates(present, dates=cfg.ingest.dates, date_range=cfg.ingest.date_range, path=path)
         log.info("ingest: %d run date(s) of %s from %s (%s .. %s)", len(dates), fmt, path, dates[0], dates[-1])
-        # parsing is the costly part: once, kept (the bots and ids are found in it),
-        # then the marked records, whose valid ones dropped their raw text, for the writes
+        # parsing is the costly part: once, kept; the bots, the contested ids, the tally
+        # and both writes are all derived from it
         validated = validated_records(spark, cfg, mapping, path, dates).persist(StorageLevel.MEMORY_AND_DISK)
         cached = [validated]
         try:
             marked, helpers = marked_records(spark, cfg, validated, dates)
-            cached += [*helpers, marked.persist(StorageLevel.MEMORY_AND_DISK)]
+            cached += helpers
             tally = [row.asDict() for row in T.tally(marked).collect()]
-            validated.unpersist()
             quality.check(quality.unreadable_files(tally, fmt), "wrong input")
-            versions = write_events(marked, cfg, dates)
+            written = write_tables(marked, cfg, dates)
         finally:
             for df in cached:
                 df.unpersist()
     days = quality.per_day(tally, dates)
-    clean, late, quarantined = stored_counts(spark, cfg, versions, dates)
-    quality.check(quality.balance_errors(days, clean=clean, quarantined=quarantined), "ingest lost records")
+    errors = quality.balance_errors(days, clean=written.clean, quarantined=written.quarantined)
+    quality.check(errors, "ingest lost records")
     for day, counts in days.items():
-        counts.clean, counts.late = clean.get(day, 0), late.get(day, 0)
+        counts.clean, counts.late = written.clean[day], written.late[day]
     rows = quality.dq_rows(days, reasons=T.reasons(fmt), run_id=summary.run_id)
     dq_path = tables.table_path(cfg.paths.root, S.DQ_METRICS_TABLE)
-    versions[S.DQ_METRICS_TABLE] = tables.replace_dates(
-        spark.createDataFrame(rows, S.DQ_METRICS_SCHEMA), dq_path, dates
-    )
+    versions = {
+        **written.versions,
+        S.DQ_METRICS_TABLE: tables.replace_dates(spark.createDataFrame(rows, S.DQ_METRICS_SCHEMA), dq_path, dates),
+    }
     totals = quality.totals(days)
     log.info("ingest: %s", totals)
     return StageReport(rows_in=totals[S.READ], rows_out=totals[S.CLEAN], tables=versions, metrics={"ingest": totals})

@@ -169,14 +169,18 @@ def contested_ids(events: DataFrame, *, existing: DataFrame) -> DataFrame:
     """Ids of valid records that occur twice or more, or that `existing` already holds.
 
     `_prior` says the latter. A narrow aggregation of ids: finding the few duplicates
-    does not shuffle whole records.
+    does not shuffle whole records, and ids only `existing` holds are left out, so the
+    result stays small (it is broadcast) however much earlier dates stored. Counting
+    records that later turn out to be bots only adds ids `mark_duplicates` leaves alone
+    (it ranks the valid records alone), so this need not wait for the bots.
     """
     ids = events.where(F.col(S.REASON).isNull()).select(S.EVENT_ID, F.lit(False).alias("_prior"))
+    in_run = F.bool_or(~F.col("_prior"))
     return (
         ids.unionByName(existing.select(S.EVENT_ID, F.lit(True).alias("_prior")))
         .groupBy(S.EVENT_ID)
-        .agg(F.count(F.lit(1)).alias("n"), F.max("_prior").alias("_prior"))
-        .where((F.col("n") > F.lit(1)) | F.col("_prior"))
+        .agg(F.count(F.lit(1)).alias("n"), F.max("_prior").alias("_prior"), in_run.alias("_in_run"))
+        .where(F.col("_in_run") & ((F.col("n") > F.lit(1)) | F.col("_prior")))
         .select(S.EVENT_ID, "_prior")
     )
 
@@ -226,6 +230,26 @@ def tally(marked: DataFrame) -> DataFrame:
         .agg(F.count(F.lit(1)).alias(RECORDS))
         .select(*keys, RECORDS)
     )
+
+
+def day_counts(dates: list[dt.date], *, run_date: str, late: bool = False) -> list[Column]:
+    """Aggregates for `DataFrame.observe`: rows per run date, named by the date.
+
+    `run_date` is the column holding it. With `late`, also the rows of each run date
+    whose own `dt` is earlier (named by `late_name`). Observed on a table's write, they
+    count what was written without reading the table back.
+    """
+    counts = []
+    for day in dates:
+        of_day = F.col(run_date) == F.lit(day)
+        counts.append(F.count_if(of_day).alias(day.isoformat()))
+        if late:
+            counts.append(F.count_if(of_day & (F.col(S.DT) < F.col(run_date))).alias(late_name(day)))
+    return counts
+
+
+def late_name(day: dt.date) -> str:
+    return f"{S.LATE}_{day.isoformat()}"
 
 
 def existing_ids(events: DataFrame, *, dates: list[dt.date], lookback_days: int) -> DataFrame:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from mtlrec import schema as S
-from mtlrec.ingest.quality import balance_errors, dq_rows, per_day, unreadable_files
+from mtlrec.ingest.quality import balance_errors, commit_errors, dq_rows, per_day, unreadable_files
 from mtlrec.ingest.transforms import DUPLICATE, RECORDS
 
 DAY, NEXT = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
@@ -67,3 +67,9 @@ def test_dq_rows_list_every_reason_with_zeros() -> None:
     first, _ = dq_rows(days, reasons=("empty_line", "bot", "bad_price"), run_id="r1")
 
     assert first == (DAY, 136, 12, 3, 121, 2, {"empty_line": 1, "bot": 120, "bad_price": 0}, "r1")
+
+
+def test_a_commit_that_stored_other_than_what_went_in_is_named() -> None:
+    assert commit_errors("/t/events", sent=7, stored=7) == []
+    (message,) = commit_errors("/t/events", sent=7, stored=5)
+    assert "/t/events" in message and "7" in message and "5" in message

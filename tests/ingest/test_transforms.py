@@ -257,3 +257,19 @@ def test_quarantine_and_clean_events_split_the_marked_records(spark: SparkSessio
         (None, False, True): 1,
         ("empty_line", False, False): 1,
     }
+
+
+def test_day_counts_observe_rows_and_late_ones_per_run_date(spark: SparkSession) -> None:
+    later = DAY + dt.timedelta(days=1)
+    rows = [("e1", at(10), "u1", DAY, None), ("e2", at(9), "u1", later, None), ("e3", at(8), "u2", later, None)]
+    events = events_df(spark, rows + [("e4", at(7, day=later), "u2", later, None)])
+
+    counts = events.agg(*T.day_counts([DAY, later], run_date=S.SOURCE_DT, late=True)).first()
+
+    assert counts is not None
+    assert counts.asDict() == {
+        DAY.isoformat(): 1,
+        T.late_name(DAY): 0,
+        later.isoformat(): 3,
+        T.late_name(later): 2,
+    }
