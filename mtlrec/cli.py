@@ -120,9 +120,8 @@ def run_date(cfg: Config, day: dt.date, *, force: bool, only: str | None = None)
     if (only or not force) and storage.exists(summary.path):
         summary = RunSummary.load(cfg.paths.root, rid)
     log.info("=== run date %s (run %s)", day, rid)
-    started = False  # once a stage runs, every later one does: its inputs changed
     for name in [only] if only else schedule.DATED_STAGES:
-        if name in summary.data["stages"] and not started and not force:
+        if name in summary.data["stages"] and not force:
             log.info("== %s: already done for %s, skipped (--force runs it again)", name, day)
             continue
         reason = schedule.skip_reason(name, summary)
@@ -131,8 +130,8 @@ def run_date(cfg: Config, day: dt.date, *, force: bool, only: str | None = None)
             continue
         days = schedule.event_days(cfg, summary) if name == "features" else None
         run_stage(name, schedule.dated_config(cfg, day, days), summary)
-        started = True
-        # what later stages made of this stage's old output is stale: they run again
+        # what later stages made of this stage's old output is stale: they run again,
+        # in this run or in the scheduler's next task
         later = schedule.DATED_STAGES[schedule.DATED_STAGES.index(name) + 1 :]
         summary.data["stages"] = {k: v for k, v in summary.data["stages"].items() if k not in later}
         summary.save()
