@@ -39,12 +39,13 @@ from mtlrec.config import load_config
 from mtlrec.layout import feature_layout, standardisation
 from mtlrec.models.artifact import load_model
 from mtlrec.models.batch import collate
-from mtlrec.models.inference import with_predictions
-from mtlrec.scoring.candidates import candidate_pairs
-from mtlrec.scoring.pairs import feature_pairs
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary
 from mtlrec.scoring.stage import Model, last_feature_day
+from mtlrec.serving.candidates import candidate_pairs
+from mtlrec.serving.inference import with_predictions
+from mtlrec.serving.pairs import feature_pairs
 from mtlrec.spark_session import get_spark
-from mtlrec.summary import RunSummary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,7 +59,7 @@ def materialise_inputs(args: argparse.Namespace, out: Path) -> tuple[int, int]:
     day = last_feature_day(spark, cfg, summary.table_version(S.USER_FEATURES_TABLE))
 
     def table(name: str, version: int) -> Any:
-        return tables.read(spark, tables.table_path(cfg.paths.root, name), version)
+        return tables.read(spark, paths.table(cfg.paths.root, name), version)
 
     on_day = f"{S.DT} = DATE'{day.isoformat()}'"
     users = table(S.USER_FEATURES_TABLE, summary.table_version(S.USER_FEATURES_TABLE)).where(on_day)

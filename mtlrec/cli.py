@@ -22,9 +22,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from mtlrec import schedule, storage
+from mtlrec import schedule
 from mtlrec.config import Config, ConfigError, load_config
-from mtlrec.summary import RunSummary, new_run_id
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, new_run_id
 
 log = logging.getLogger("mtlrec")
 
@@ -53,7 +54,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "stage", choices=[*COMMANDS, "run", "backfill"], help="a stage, `run` for all of them, `backfill` for dates"
     )
-    parser.add_argument("--conf", help="YAML config file (default: built-in defaults = conf/local.yaml)")
+    parser.add_argument(
+        "--conf", help="YAML config file (default: the built-in defaults, which conf/local.yaml spells out)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -78,6 +81,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--date goes with run or one of the stages {', '.join(schedule.DATED_STAGES)}")
     if (args.first or args.last) and args.stage != "backfill":
         parser.error("--from/--to (run dates) go with backfill")
+    if args.run_id is not None:
+        try:
+            paths.check_run_id(args.run_id)
+        except ValueError as err:
+            parser.error(str(err))
     return args
 
 
@@ -116,12 +124,16 @@ def run_date(cfg: Config, day: dt.date, *, force: bool, only: str | None = None)
     """Run the stages of run date `day` its summary does not have yet (all with `force`),
     or only the stage `only` of it (as a scheduler's task per stage does)."""
     rid = schedule.run_id(day)
-    summary = RunSummary.new(cfg.paths.root, cfg.to_dict(), run_id=rid)
-    if (only or not force) and storage.exists(summary.path):
+    if (only or not force) and RunSummary.exists(cfg.paths.root, rid):
         summary = RunSummary.load(cfg.paths.root, rid)
+    else:
+        # saved before any work: a forced run killed half-way must not leave the
+        # previous run's "all done" summary in place
+        summary = RunSummary.new(cfg.paths.root, cfg.to_dict(), run_id=rid)
+        summary.save()
     log.info("=== run date %s (run %s)", day, rid)
     for name in [only] if only else schedule.DATED_STAGES:
-        if name in summary.data["stages"] and not force:
+        if name in summary.stages and not force:
             log.info("== %s: already done for %s, skipped (--force runs it again)", name, day)
             continue
         reason = schedule.skip_reason(name, summary)
@@ -129,12 +141,11 @@ def run_date(cfg: Config, day: dt.date, *, force: bool, only: str | None = None)
             log.info("== %s: skipped for %s: %s", name, day, reason)
             continue
         days = schedule.event_days(cfg, summary) if name == "features" else None
-        run_stage(name, schedule.dated_config(cfg, day, days), summary)
-        # what later stages made of this stage's old output is stale: they run again,
-        # in this run or in the scheduler's next task
-        later = schedule.DATED_STAGES[schedule.DATED_STAGES.index(name) + 1 :]
-        summary.data["stages"] = {k: v for k, v in summary.data["stages"].items() if k not in later}
+        # the stage and what later stages made of its old output are stale from its
+        # first commit on: they are done again, in this run or in the scheduler's next task
+        summary.forget(schedule.DATED_STAGES[schedule.DATED_STAGES.index(name) :])
         summary.save()
+        run_stage(name, schedule.dated_config(cfg, day, days), summary)
 
 
 def pipeline(cfg: Config) -> list[str]:
@@ -156,25 +167,22 @@ def open_summary(args: argparse.Namespace, cfg: Config) -> RunSummary:
 
 def report_text(summary: RunSummary) -> str:
     """The closing table of `mtlrec run`: where things are, timings, test metrics."""
-    data = summary.data
     lines = [f"run {summary.run_id}", "", "outputs:"]
-    for name, table in data["tables"].items():
-        lines.append(f"  {name:<16} {table['path']} (v{table['version']})")
-    for name, path in data["artifacts"].items():
+    for name, table in summary.tables.items():
+        lines.append(f"  {name:<16} {table.path} (v{table.version})")
+    for name, path in summary.artifacts.items():
         lines.append(f"  {name:<16} {path}")
     lines += ["", f"  {'stage':<10} {'seconds':>8} {'rows in':>10} {'rows out':>10}"]
-    for name, stage in data["stages"].items():
-        lines.append(
-            f"  {name:<10} {stage['seconds']:>8.1f} {stage['rows_in'] or '-':>10} {stage['rows_out'] or '-':>10}"
-        )
-    test, oracle = data["metrics"].get("test", {}), data["metrics"].get("oracle", {})
+    for name, stage in summary.stages.items():
+        lines.append(f"  {name:<10} {stage.seconds:>8.1f} {stage.rows_in or '-':>10} {stage.rows_out or '-':>10}")
+    test, oracle = summary.metrics.get("test", {}), summary.metrics.get("oracle", {})
     if test:
         lines += ["", f"  {'task':<10} {'test AUC':>9} {'logloss':>9} {'oracle AUC':>11}"]
         for task, m in test.items():
             oracle_auc = oracle.get(task, {}).get("auc")
             shown = f"{oracle_auc:.4f}" if oracle_auc is not None else "-"
             lines.append(f"  {task:<10} {m['auc']:>9.4f} {m['logloss']:>9.4f} {shown:>11}")
-    lines += ["", f"summary: {summary.root}/runs/{summary.run_id}.json"]
+    lines += ["", f"summary: {summary.path}"]
     return "\n".join(lines)
 
 

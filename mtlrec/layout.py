@@ -2,21 +2,26 @@
 
 Defined once, below both training and scoring, so a model trained on one layout is
 scored on the same one. `features` writes the columns named here into `samples`;
-scoring builds the same columns for (user, candidate item) pairs with the same two
-functions: `with_sparse_indices` (ids -> vocabulary indexes, 0 = out of vocabulary)
-and `with_dense_inputs` (raw feature values -> log1p where marked, the default of an
-id without history, then standardised with the train split's mean and std).
+the serving path builds the same columns for (user, candidate item) pairs with the
+same two functions: `with_sparse_indices` (ids -> vocabulary indexes, 0 = out of
+vocabulary) and `with_dense_inputs` (raw feature values -> log1p where marked, the
+default of an id without history, then standardised with the train split's mean and
+std). `model_inputs` chains them: it is the one way any frame becomes model inputs.
+
+The layout knows nothing of the model's sizes: an index is the id's position in the
+vocabulary, whatever the size of the embedding table that will look it up (the model
+hashes indexes beyond its table into overflow rows, `models.embedding`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from mtlrec.config import ModelConfig
 from mtlrec.schema import CATEGORY_ID, FEATURE, ID, INDEX, ITEM_ID, MEAN, PRICE, STD, USER_ID
 
 OOV = 0  # index of an id missing from the vocabulary (too rare, new, or beyond the table)
@@ -29,11 +34,10 @@ CLICK_SEQUENCE = "user_click_seq"  # array<long> of item indexes, latest first, 
 
 @dataclass(frozen=True)
 class SparseFeature:
-    """An id column mapped to a vocabulary index in [0, buckets); 0 is out of vocabulary."""
+    """An id column mapped to its vocabulary index; 0 is out of vocabulary."""
 
     name: str  # the index column in samples, e.g. "user_idx"
     source: str  # the raw id column it is looked up from
-    buckets: int  # the model's embedding rows; indexes at or beyond it become OOV
 
 
 @dataclass(frozen=True)
@@ -107,13 +111,28 @@ class FeatureLayout:
         """Every column a model reads (labels excluded)."""
         return self.sparse_columns + self.dense
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sparse": [{"name": f.name, "source": f.source} for f in self.sparse],
+            "dense": list(self.dense),
+            "tasks": list(self.tasks),
+        }
 
-def feature_layout(model: ModelConfig, tasks: tuple[str, ...]) -> FeatureLayout:
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FeatureLayout:
+        return cls(
+            sparse=tuple(SparseFeature(str(f["name"]), str(f["source"])) for f in raw["sparse"]),
+            dense=tuple(str(c) for c in raw["dense"]),
+            tasks=tuple(str(t) for t in raw["tasks"]),
+        )
+
+
+def feature_layout(tasks: tuple[str, ...]) -> FeatureLayout:
     return FeatureLayout(
         sparse=(
-            SparseFeature("user_idx", USER_ID, model.user_buckets),
-            SparseFeature("item_idx", ITEM_ID, model.item_buckets),
-            SparseFeature("cat_idx", CATEGORY_ID, model.category_buckets),
+            SparseFeature("user_idx", USER_ID),
+            SparseFeature("item_idx", ITEM_ID),
+            SparseFeature("cat_idx", CATEGORY_ID),
         ),
         dense=DENSE,
         tasks=tasks,
@@ -121,10 +140,9 @@ def feature_layout(model: ModelConfig, tasks: tuple[str, ...]) -> FeatureLayout:
 
 
 def index_mapping(vocabulary: DataFrame, *, feature: SparseFeature) -> DataFrame:
-    """`feature.source` -> `feature.name` for every id of the vocabulary that fits the table."""
-    fits = F.col(INDEX) < F.lit(feature.buckets)
+    """`feature.source` -> `feature.name` for every id of the vocabulary of that feature."""
     return vocabulary.where(F.col(FEATURE) == F.lit(feature.source)).select(
-        F.col(ID).alias(feature.source), F.when(fits, F.col(INDEX)).otherwise(F.lit(OOV)).alias(feature.name)
+        F.col(ID).alias(feature.source), F.col(INDEX).alias(feature.name)
     )
 
 
@@ -174,3 +192,21 @@ def with_dense_inputs(
     values = {name: _dense_value(by_name[name], stats) for name in layout.dense}
     cast = "float" if stats is not None else "double"
     return df.withColumns({name: value.cast(cast) for name, value in values.items()})
+
+
+def model_inputs(
+    df: DataFrame,
+    *,
+    layout: FeatureLayout,
+    vocabulary: DataFrame,
+    stats: Mapping[str, tuple[float, float]],
+) -> DataFrame:
+    """`df` (raw ids and raw feature values) with every column the model reads, as it reads it.
+
+    The one place ids become vocabulary indexes and raw values become standardised
+    inputs: `features` builds the `samples` rows with it and the serving path the
+    (user, candidate item) pairs, so a pair and the sample of the same exposure get
+    the same inputs.
+    """
+    indexed = with_sparse_indices(df, layout=layout, vocabulary=vocabulary)
+    return with_dense_inputs(indexed, layout=layout, stats=stats)

@@ -19,26 +19,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 
 from mtlrec import schema as S
-from mtlrec import storage, tables
+from mtlrec import tables
 from mtlrec.config import Config
+from mtlrec.run import paths
+from mtlrec.run.summary import MODEL, RunSummary
 from mtlrec.spark_session import get_spark
-from mtlrec.summary import RunSummary
 
 # the stages of a dated run, in order: logs come from the input, never `generate`
 DATED_STAGES = ("ingest", "features", "train", "evaluate", "score")
-_DATED_ID = re.compile(r"^\d{8}$")
-
-
-def run_id(day: dt.date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def run_date(run_id: str) -> dt.date | None:
-    """The run date a run id names, or None for an undated run."""
-    return dt.datetime.strptime(run_id, "%Y%m%d").date() if _DATED_ID.match(run_id) else None
+run_id = paths.dated_run_id
 
 
 def days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -63,29 +54,18 @@ def dated_config(cfg: Config, day: dt.date, event_days: list[dt.date] | None = N
 
 def event_days(cfg: Config, summary: RunSummary) -> list[dt.date]:
     """The days the run's version of `events` holds (one row per day reaches the driver)."""
-    path = tables.table_path(cfg.paths.root, S.EVENTS_TABLE)
+    path = paths.table(cfg.paths.root, S.EVENTS_TABLE)
     events = tables.read(get_spark(cfg.spark), path, summary.table_version(S.EVENTS_TABLE))
     return sorted(row[S.DT] for row in events.select(S.DT).distinct().collect())
 
 
 def skip_reason(stage: str, summary: RunSummary) -> str | None:
     """Why a dated run cannot run `stage` yet (None: it can)."""
-    rows = {split: int(m.get("rows") or 0) for split, m in summary.data["metrics"].get("samples", {}).items()}
+    rows = summary.split_rows()
     if stage == "train" and not rows.get("valid"):
         return "no valid samples yet (features.valid_start is later than the events)"
     if stage == "evaluate" and not rows.get("test"):
         return "no test samples yet (features.test_start is later than the events)"
-    if stage in ("evaluate", "score") and "model" not in summary.data["artifacts"]:
+    if stage in ("evaluate", "score") and MODEL not in summary.artifacts:
         return "no model trained for this date"
-    return None
-
-
-def previous_model(root: str, before: str) -> str | None:
-    """The model of the latest dated run before run id `before`, if any."""
-    ids = (name.removesuffix(".json") for name in storage.list_files(f"{root.rstrip('/')}/runs"))
-    earlier = sorted(rid for rid in ids if _DATED_ID.match(rid) and rid < before)
-    for rid in reversed(earlier):
-        model = RunSummary.load(root, rid).data["artifacts"].get("model")
-        if model:
-            return str(model)
     return None

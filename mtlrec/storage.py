@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from typing import Any
 
 from pyarrow import fs
@@ -36,10 +37,19 @@ def exists(uri: str) -> bool:
 
 
 def write_bytes(uri: str, data: bytes) -> None:
+    """Write `data` at `uri` all at once: a reader sees the old file or the new one, never half.
+
+    Locally through a temporary file renamed over the target; an object store's PUT is
+    already atomic (the object appears complete when the upload closes).
+    """
     filesystem, path = _resolve(uri)
     filesystem.create_dir(os.path.dirname(path), recursive=True)
-    with filesystem.open_output_stream(path) as out:
+    local = isinstance(filesystem, fs.LocalFileSystem)
+    target = f"{path}.tmp-{uuid.uuid4().hex}" if local else path
+    with filesystem.open_output_stream(target) as out:
         out.write(data)
+    if local:
+        os.replace(target, path)
 
 
 def read_bytes(uri: str) -> bytes:

@@ -1,8 +1,8 @@
 """Every Delta read and write of mtlrec goes through this module.
 
-A table lives at `<root>/tables/<name>`. Daily tables are partitioned by `dt` and a
-job rewrites exactly the dates it computed (`replaceWhere`), so re-running a date
-replaces that date and never duplicates rows.
+A table lives at `<root>/tables/<name>` (`run.paths.table`). Daily tables are
+partitioned by `dt` and a job rewrites exactly the dates it computed (`replaceWhere`),
+so re-running a date replaces that date and never duplicates rows.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from mtlrec.schema import DT
-
-
-def table_path(root: str, name: str) -> str:
-    return f"{root.rstrip('/')}/tables/{name}"
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -108,8 +104,3 @@ def written_rows(spark: SparkSession, path: str, version: int) -> int:
     assert row is not None, f"Delta table {path} has no version {version}"
     metrics = row["operationMetrics"] or {}
     return int(metrics.get("numOutputRows", 0)) - int(metrics.get("numCopiedRows", 0))
-
-
-def raw_path(root: str) -> str:
-    """Where `generate` writes raw logs and `ingest` reads them by default."""
-    return f"{root.rstrip('/')}/raw"

@@ -24,6 +24,7 @@ from mtlrec import storage, tables
 from mtlrec.cli import main
 from mtlrec.config import RayConfig
 from mtlrec.ray_cluster import ensure_ray
+from mtlrec.run import paths
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
@@ -80,7 +81,7 @@ def submit(root: Path, ray_address: str, *args: str) -> subprocess.CompletedProc
 
 def row_counts(spark: SparkSession, root: Path) -> dict[str, int]:
     names = sorted(storage.list_dirs(f"{root}/tables"))
-    return {name: tables.read(spark, tables.table_path(str(root), name)).count() for name in names}
+    return {name: tables.read(spark, paths.table(str(root), name)).count() for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +123,12 @@ def test_forced_rerun_of_the_middle_day_leaves_every_row_count_unchanged_and_a_p
     before = row_counts(spark, backfilled)
     assert {S.EVENTS_TABLE, S.SAMPLES_TABLE, S.RECOMMENDATIONS_TABLE, S.LEADERBOARD_TABLE} <= set(before)
     assert min(before.values()) > 0
-    versions = {name: tables.version(spark, tables.table_path(str(backfilled), name)) for name in before}
+    versions = {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before}
 
     rerun = submit(backfilled, ray_two_nodes, "run", "--date", DAYS[1], "--force")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]
     assert row_counts(spark, backfilled) == before
-    rewritten = {name: tables.version(spark, tables.table_path(str(backfilled), name)) for name in before}
+    rewritten = {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before}
     assert rewritten[S.EVENTS_TABLE] > versions[S.EVENTS_TABLE]  # it did run again
 
     again = submit(backfilled, ray_two_nodes, "run", "--date", DAYS[1])
@@ -136,4 +137,4 @@ def test_forced_rerun_of_the_middle_day_leaves_every_row_count_unchanged_and_a_p
     assert {"ingest", "features", "train", "score"} <= set(done)
     for stage in done:  # spark-submit sends the Python driver's stderr to stdout
         assert f"== {stage}: already done for {DAYS[1]}" in again.stdout
-    assert {name: tables.version(spark, tables.table_path(str(backfilled), name)) for name in before} == rewritten
+    assert {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before} == rewritten

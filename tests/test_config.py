@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mtlrec.config import (
-    Config,
-    ConfigError,
-    ModelConfig,
-    config_from_dict,
-    load_config,
-    validate,
-)
+from mtlrec.config import Config, ConfigError, config_from_dict, load_config, validate
 from mtlrec.models import MODELS
+from mtlrec.models.config import ModelConfig
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 

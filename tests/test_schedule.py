@@ -10,7 +10,7 @@ import pytest
 from mtlrec import schedule
 from mtlrec.cli import main
 from mtlrec.config import load_config
-from mtlrec.summary import RunSummary, StageReport
+from mtlrec.run.summary import RunSummary, StageReport
 
 D = dt.date(2026, 11, 5)
 

@@ -26,12 +26,12 @@ from mtlrec.evaluation import transforms as T
 from mtlrec.evaluation.curves import ScoreHistogram, calibration_curve
 from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
-from mtlrec.models.inference import prob_column, with_predictions
-from mtlrec.scoring.stage import Model, scored_candidates
-from mtlrec.scoring.strategy import ranked
+from mtlrec.run import paths
+from mtlrec.run.summary import REPORT, RunSummary, StageReport
+from mtlrec.serving.inference import ServedModel, prob_column, with_predictions
+from mtlrec.serving.scored import scored_candidates
+from mtlrec.serving.strategy import ranked
 from mtlrec.spark_session import get_spark
-from mtlrec.summary import RunSummary, StageReport
-from mtlrec.train.stage import baseline_models
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def task_metrics(predictions: DataFrame, *, task: str, bins: int) -> tuple[dict[
 
 def publish_report(root: str, run_id: str, **report: Any) -> str:
     """Write the report under `<root>/reports/<run_id>/` (through a local folder)."""
-    out = f"{root.rstrip('/')}/reports/{run_id}"
+    out = paths.report(root, run_id)
     with tempfile.TemporaryDirectory() as tmp:
         local = out if "://" not in out else tmp
         for path in write_report(local, **report):
@@ -80,36 +80,37 @@ def publish_report(root: str, run_id: str, **report: Any) -> str:
 MOST_POPULAR = "most_popular"  # the ranking baseline: every user's candidates by 30-day clicks
 
 
-def test_days(spark: SparkSession, model: Model) -> tuple[dt.date, dt.date]:
-    """First and last day of the test split: from features.test_start to the last event."""
-    events = model.tables[S.EVENTS_TABLE]
-    last = tables.read(spark, events["path"], events["version"]).agg(F.max(S.DT).alias("d")).first()
-    assert last is not None and last["d"] is not None, "events is empty"
-    return model.config.features.test_start, last["d"]
+def test_days(spark: SparkSession, test: DataFrame) -> tuple[dt.date, dt.date]:
+    """First and last day of the test split (one row reaches the driver)."""
+    row = test.agg(F.min(S.DT).alias("first"), F.max(S.DT).alias("last")).first()
+    assert row is not None and row["first"] is not None, "the test split is empty"
+    return row["first"], row["last"]
 
 
-def ranking(spark: SparkSession, cfg: Config, models: dict[str, Model]) -> dict[str, dict[str, float]]:
+def ranking(
+    spark: SparkSession, cfg: Config, models: dict[str, ServedModel], *, days: tuple[dt.date, dt.date]
+) -> dict[str, dict[str, float]]:
     """`<model>/<strategy>` -> top-K metrics: lists as of the first test day, against test purchases."""
     main = next(iter(models.values()))
-    first, last = test_days(spark, main)
+    first, last = days
     events = main.tables[S.EVENTS_TABLE]
     bought = (
-        tables.read(spark, events["path"], events["version"])
+        tables.read(spark, events.path, events.version)
         .where((F.col(S.DT) >= F.lit(first)) & (F.col(S.DT) <= F.lit(last)))
         .where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE))
         .select(S.USER_ID, S.ITEM_ID)
         .distinct()
     )
     items = main.tables[S.ITEM_FEATURES_TABLE]
-    catalogue = tables.read(spark, items["path"], items["version"]).where(F.col(S.DT) == F.lit(first)).count()
-    versions = {name: table["version"] for name, table in main.tables.items()}
+    catalogue = tables.read(spark, items.path, items.version).where(F.col(S.DT) == F.lit(first)).count()
+    versions: dict[str, int | None] = {name: table.version for name, table in main.tables.items()}
     ec, sc = cfg.evaluate, cfg.score
     out: dict[str, dict[str, float]] = {}
     for label, model in models.items():
         strategies = dict(sc.strategies)
         if model is main:
             strategies[MOST_POPULAR] = {"popularity": 1.0}
-        scored = scored_candidates(spark, cfg, model, day=first, versions=versions)
+        scored = scored_candidates(spark, root=cfg.paths.root, model=model, sc=sc, day=first, versions=versions)
         lists = ranked(scored, strategies=strategies, k=ec.ranking_k, category_cap=sc.category_cap)
         metrics = ranking_metrics(lists, bought, k=ec.ranking_k, catalogue_size=catalogue)
         for strategy, values in metrics.items():
@@ -118,23 +119,21 @@ def ranking(spark: SparkSession, cfg: Config, models: dict[str, Model]) -> dict[
     return dict(sorted(out.items()))
 
 
-def test_predictions(spark: SparkSession, model: Model, test: DataFrame) -> DataFrame:
+def test_predictions(model: ServedModel, test: DataFrame) -> DataFrame:
     keep = [S.EVENT_ID, S.USER_ID, *model.tasks]
-    return with_predictions(test, model_path=model.path, tasks=model.tasks, keep=keep).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    return with_predictions(test, model=model, keep=keep).persist(StorageLevel.MEMORY_AND_DISK)
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
-    model = Model.load(summary.artifact("model"))
-    baselines = {name: Model.load(path) for name, path in baseline_models(summary).items()}
+    model = ServedModel.load(summary.model_path())
+    baselines = {name: ServedModel.load(path) for name, path in summary.baseline_models().items()}
     tasks = model.tasks
     samples_table = model.tables[S.SAMPLES_TABLE]
-    test = tables.read(spark, samples_table["path"], samples_table["version"]).where(F.col(S.SPLIT) == F.lit(S.TEST))
+    test = tables.read(spark, samples_table.path, samples_table.version).where(F.col(S.SPLIT) == F.lit(S.TEST))
     bins = cfg.evaluate.auc_bins
     metrics: dict[str, Any] = {"test": {}, "calibration_curve": {}, "thresholds": {}}
-    predictions = test_predictions(spark, model, test)
+    predictions = test_predictions(model, test)
     for task in tasks:
         metrics["test"][task], metrics["calibration_curve"][task] = task_metrics(predictions, task=task, bins=bins)
         threshold = cfg.evaluate.thresholds.get(task)
@@ -148,7 +147,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     if baselines:
         metrics["baselines"] = {}
         for name, base in baselines.items():
-            base_predictions = test_predictions(spark, base, test)
+            base_predictions = test_predictions(base, test)
             metrics["baselines"][name] = {
                 task: task_metrics(base_predictions, task=task, bins=bins)[0] for task in base.tasks
             }
@@ -162,23 +161,23 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             for name, base in metrics["baselines"].items()
         }
 
-    truth_path = tables.table_path(cfg.paths.root, S.TRUTH_TABLE)
+    truth_path = paths.table(cfg.paths.root, S.TRUTH_TABLE)
     if tables.exists(spark, truth_path):
         with_truth = T.with_oracle(test, tables.read(spark, truth_path))
         metrics["oracle"] = {
             task: {"auc": histogram(with_truth, label=task, score=f"oracle_{task}", bins=bins).auc()} for task in tasks
         }
     metrics["ranking_k"] = cfg.evaluate.ranking_k
-    metrics["ranking"] = ranking(spark, cfg, {model.config.model.name: model, **baselines})
+    metrics["ranking"] = ranking(spark, cfg, {model.name: model, **baselines}, days=test_days(spark, test))
     report = publish_report(
         cfg.paths.root,
         summary.run_id,
-        title=f"mtlrec evaluation: run {summary.run_id}, model {model.config.model.name}",
+        title=f"mtlrec evaluation: run {summary.run_id}, model {model.name}",
         metrics=metrics,
-        history=model.metadata.get("history", []),
+        history=model.metadata.history,
     )
     log.info("evaluate: %s; report in %s", {t: metrics["test"][t] for t in tasks}, report)
     for key, values in metrics["ranking"].items():
         log.info("evaluate: ranking %s: %s", key, {m: round(v, 4) for m, v in values.items()})
     metrics.pop("calibration_curve")  # in the report's metrics.json; the summary keeps scalars
-    return StageReport(rows_in=rows, metrics=metrics, artifacts={"report": report})
+    return StageReport(rows_in=rows, metrics=metrics, artifacts={REPORT: report})

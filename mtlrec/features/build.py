@@ -17,8 +17,9 @@ from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec import tables
-from mtlrec.config import Config, FeaturesConfig
+from mtlrec.config import Config
 from mtlrec.features import asof, daily, history, labels, quality, samples, sampling, vocabulary
+from mtlrec.features.config import FeaturesConfig
 from mtlrec.features.plan import Plan, label_span_days
 from mtlrec.layout import HISTORY_DAYS, FeatureLayout, index_mapping, with_dense_inputs
 
@@ -148,14 +149,10 @@ def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, layout: FeatureL
     def table(name: str) -> DataFrame:
         return _days(ctx.table(name), plan.samples)
 
-    vocab = ctx.table(S.VOCABULARY_TABLE)
-    mappings = {f.source: index_mapping(vocab, feature=f) for f in layout.sparse}
-    user_idx = next(f.name for f in layout.sparse if f.source == S.USER_ID)
+    item = next(f for f in layout.sparse if f.source == S.ITEM_ID)
     users = samples.user_side(
         table(S.USER_FEATURES_TABLE),
-        user_index=mappings[S.USER_ID],
-        item_index=mappings[S.ITEM_ID],
-        index_column=user_idx,
+        item_index=index_mapping(ctx.table(S.VOCABULARY_TABLE), feature=item),
         sequence_length=fc.sequence_length,
     )
     items = table(S.ITEM_FEATURES_TABLE)
@@ -166,7 +163,6 @@ def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, layout: FeatureL
         users=users,
         cross=table(S.USER_CATEGORY_FEATURES_TABLE),
         items=items,
-        indexes={k: v for k, v in mappings.items() if k != S.USER_ID},
         broadcast_items=items.count() <= fc.broadcast_item_rows,
         salt_buckets=fc.salt_buckets,
         hot_rows=fc.hot_key_rows,

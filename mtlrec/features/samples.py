@@ -1,9 +1,10 @@
 """Samples: labelled exposures joined with the point-in-time features of their day.
 
 A sample of day d joins the feature rows keyed d, which sum only days before d. The
-user side carries the user's vocabulary index and click sequence, so very active users
-make hot keys in two joins only, the user and the user x category one; those keys are
-salted. Items are broadcast when their rows fit.
+user side carries the user's click sequence, so very active users make hot keys in two
+joins only, the user and the user x category one; those keys are salted. Items are
+broadcast when their rows fit. Ids become vocabulary indexes and raw values model
+inputs in `finished`, through `layout.model_inputs`, as the serving path builds them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 from mtlrec.features.history import CLICK_ITEMS
 from mtlrec.features.labels import LABELLED_COLUMNS
-from mtlrec.layout import CLICK_SEQUENCE, CROSS_DENSE, ITEM_DENSE, OOV, USER_DENSE, FeatureLayout, with_dense_inputs
+from mtlrec.layout import CLICK_SEQUENCE, CROSS_DENSE, ITEM_DENSE, OOV, USER_DENSE, FeatureLayout, model_inputs
 
 SALT, HOT = "salt", "hot"
 KEYS = (S.EVENT_ID, S.DT, S.TS, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID, S.SPLIT, S.SAMPLED, S.LABEL_OPEN)
@@ -57,10 +58,8 @@ def _padded(indexes: Column, length: int) -> Column:
     return F.concat(filled, F.array_repeat(F.lit(OOV).cast("long"), F.lit(length) - F.size(filled)))
 
 
-def user_side(
-    users: DataFrame, *, user_index: DataFrame, item_index: DataFrame, index_column: str, sequence_length: int
-) -> DataFrame:
-    """User feature rows with the user's index and the click sequence as item indexes."""
+def user_side(users: DataFrame, *, item_index: DataFrame, sequence_length: int) -> DataFrame:
+    """User feature rows with the click sequence as item indexes (`layout.index_mapping`)."""
     clicked = users.select(S.USER_ID, S.DT, F.posexplode(CLICK_ITEMS).alias("pos", S.ITEM_ID))
     item_idx = [c for c in item_index.columns if c != S.ITEM_ID][0]
     entry = F.struct(F.col("pos"), F.coalesce(F.col(item_idx), F.lit(OOV)).cast("long").alias("idx"))
@@ -70,16 +69,11 @@ def user_side(
         .agg(F.sort_array(F.collect_list(entry)).alias("entries"))
         .select(S.USER_ID, S.DT, F.transform(F.col("entries"), lambda e: e["idx"]).alias(CLICK_SEQUENCE))
     )
-    return (
-        users.join(sequences, on=[S.USER_ID, S.DT], how="left")
-        .join(user_index, on=S.USER_ID, how="left")
-        .select(
-            S.USER_ID,
-            S.DT,
-            F.coalesce(F.col(index_column), F.lit(OOV)).cast("long").alias(index_column),
-            *USER_DENSE,
-            _padded(F.col(CLICK_SEQUENCE), sequence_length).alias(CLICK_SEQUENCE),
-        )
+    return users.join(sequences, on=[S.USER_ID, S.DT], how="left").select(
+        S.USER_ID,
+        S.DT,
+        *USER_DENSE,
+        _padded(F.col(CLICK_SEQUENCE), sequence_length).alias(CLICK_SEQUENCE),
     )
 
 
@@ -97,16 +91,14 @@ def joined(
     users: DataFrame,
     cross: DataFrame,
     items: DataFrame,
-    indexes: Mapping[str, DataFrame],
     broadcast_items: bool,
     salt_buckets: int,
     hot_rows: int,
 ) -> DataFrame:
-    """Labelled exposures with every raw feature, the id indexes and `split`-free keys.
+    """Labelled exposures with every raw feature and `split`-free keys.
 
-    `users` is `user_side`; `indexes` maps the item and category id columns to their
-    index mappings (`layout.index_mapping`). The exposure's own price and category
-    are kept: they are what the user saw.
+    `users` is `user_side`. The exposure's own price and category are kept: they are
+    what the user saw.
     """
     item_cols = items.select(S.ITEM_ID, S.DT, *[c for c in ITEM_DENSE if c in items.columns])
     with_users = salted_left_join(
@@ -121,17 +113,10 @@ def joined(
         hot_rows=hot_rows,
     )
     out = with_cross.join(F.broadcast(item_cols) if broadcast_items else item_cols, on=[S.ITEM_ID, S.DT], how="left")
-    for source, mapping in indexes.items():
-        name = [c for c in mapping.columns if c != source][0]
-        out = out.join(F.broadcast(mapping), on=source, how="left").withColumn(
-            name, F.coalesce(F.col(name), F.lit(OOV)).cast("long")
-        )
     user_extra = [c for c in users.columns if c not in (S.USER_ID, S.DT, *USER_DENSE)]
-    index_cols = [c for m in indexes.values() for c in m.columns if c not in indexes]
     return out.select(
         *LABELLED_COLUMNS,
         *user_extra,
-        *index_cols,
         *USER_DENSE,
         *[c for c in ITEM_DENSE if c in item_cols.columns],
         *CROSS_DENSE,
@@ -142,9 +127,11 @@ def with_split(df: DataFrame, *, valid_start: dt.date, test_start: dt.date) -> D
     return df.select("*", split_by_date(valid_start=valid_start, test_start=test_start).alias(S.SPLIT))
 
 
-def finished(raw: DataFrame, *, layout: FeatureLayout, stats: Mapping[str, tuple[float, float]]) -> DataFrame:
+def finished(
+    raw: DataFrame, *, layout: FeatureLayout, vocabulary: DataFrame, stats: Mapping[str, tuple[float, float]]
+) -> DataFrame:
     """The `samples` rows: keys, labels, weights, indexes, standardised dense inputs, sequence."""
-    return with_dense_inputs(raw, layout=layout, stats=stats).select(
+    return model_inputs(raw, layout=layout, vocabulary=vocabulary, stats=stats).select(
         *KEYS,
         *S.LABELS,
         *WEIGHTS,

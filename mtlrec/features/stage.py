@@ -24,8 +24,9 @@ from mtlrec.features import build, samples
 from mtlrec.features.build import Context
 from mtlrec.features.plan import Plan, label_span_days, plan_days
 from mtlrec.layout import DENSE, FeatureLayout, feature_layout, standardisation
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
-from mtlrec.summary import RunSummary, StageReport
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ def samples_spec(cfg: Config) -> str:
     """What the samples depend on, as canonical JSON: the features config and the layout."""
     features = {k: v for k, v in cfg.to_dict()["features"].items() if k not in _NOT_IN_SPEC}
     features = {k: v for k, v in features.items() if not k.startswith("leakage_")}
-    layout = feature_layout(cfg.model, cfg.train.tasks)
+    layout = feature_layout(cfg.train.tasks)
     return json.dumps(
-        {"features": features, "sparse": [[f.name, f.buckets] for f in layout.sparse], "dense": list(DENSE)},
+        {"features": features, "sparse": [[f.name, f.source] for f in layout.sparse], "dense": list(DENSE)},
         sort_keys=True,
     )
 
@@ -80,7 +81,9 @@ def _build_samples(
     else:
         out[S.FEATURE_STATS_TABLE] = tables.version(spark, path(S.FEATURE_STATS_TABLE))
     stats_table = ctx.table(S.FEATURE_STATS_TABLE)
-    finished = samples.finished(raw, layout=layout, stats=standardisation(stats_table))
+    finished = samples.finished(
+        raw, layout=layout, vocabulary=ctx.table(S.VOCABULARY_TABLE), stats=standardisation(stats_table)
+    )
     out[S.SAMPLES_TABLE] = build.write_days(finished, path(S.SAMPLES_TABLE), days=plan.samples, full=plan.full_samples)
     raw.unpersist()
     log.info("features: samples of %d day(s), %s exposures", len(plan.samples), "sampled" if from_clicks else "logged")
@@ -96,22 +99,16 @@ def _split_metrics(written: DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
-def _vocabulary_metrics(vocab: DataFrame, layout: FeatureLayout) -> dict[str, dict[str, int]]:
-    buckets = {f.source: f.buckets for f in layout.sparse}
+def _vocabulary_metrics(vocab: DataFrame) -> dict[str, dict[str, int]]:
+    """Per id feature: ids with an index of their own, and the last index (the table a model needs)."""
     rows = vocab.groupBy(S.FEATURE).agg(F.count(F.lit(1)).alias("size"), F.max(S.INDEX).alias("last")).collect()
-    return {
-        r[S.FEATURE]: {
-            "size": int(r["size"]),
-            "beyond_table": max(0, int(r["last"]) + 1 - buckets.get(r[S.FEATURE], 0)),
-        }
-        for r in rows
-    }
+    return {r[S.FEATURE]: {"size": int(r["size"]), "last_index": int(r["last"])} for r in rows}
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
     fc = cfg.features
-    path = functools.partial(tables.table_path, cfg.paths.root)
+    path = functools.partial(paths.table, cfg.paths.root)
     events_version = summary.table_version(S.EVENTS_TABLE)
     events = tables.read(spark, path(S.EVENTS_TABLE), events_version)
     days = sorted(r[S.DT] for r in events.select(S.DT).distinct().collect())
@@ -131,7 +128,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         samples_ready=stored == spec and tables.exists(spark, path(S.SAMPLES_TABLE)),
     )
     log.info("features: events v%d, building %s", events_version, plan)
-    layout = feature_layout(cfg.model, cfg.train.tasks)
+    layout = feature_layout(cfg.train.tasks)
     versions: dict[str, int] = {}
     if not plan.empty:
         versions |= build.build_daily(ctx, events, plan)
@@ -156,7 +153,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
                 "scoring_date": ctx.end.isoformat(),
                 "built": {k: [d.isoformat() for d in v] for k, v in built.items()},
                 "full_rebuild": plan.full,
-                "vocabulary": _vocabulary_metrics(vocab, layout),
+                "vocabulary": _vocabulary_metrics(vocab),
                 "leakage_auc": leakage,
             },
         },

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.config import DirtConfig
+from mtlrec.generate.config import DirtConfig
 from mtlrec.generate.draws import choice, uniform
 
 KIND = "kind"  # column: what the line is (CLEAN or a kind of dirt)

@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.config import GenerateConfig
+from mtlrec.generate.config import GenerateConfig
 from mtlrec.generate.draws import choice, dot, latent, normal, power_law_index, uniform
 
 BOT_BURST = 120  # events a bot sends within one minute

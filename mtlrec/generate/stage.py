@@ -12,10 +12,12 @@ from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec import storage, tables
-from mtlrec.config import Config, GenerateConfig
+from mtlrec.config import Config
 from mtlrec.generate import dirt, logs, render
+from mtlrec.generate.config import GenerateConfig
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
-from mtlrec.summary import RunSummary, StageReport
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     gen = cfg.generate
     imps = logs.impressions(spark, gen)
     lines = labelled_lines(spark, gen, imps).persist(StorageLevel.MEMORY_AND_DISK)
-    out = tables.raw_path(cfg.paths.root)
+    out = paths.raw(cfg.paths.root)
     log.info("generate: about %d events as %s (%s) to %s", gen.events, gen.format, gen.compression, out)
     write(lines, gen=gen, out=out)
     # one row per (folder, kind): a result of fixed size
@@ -73,7 +75,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         "totals": dict(sorted(totals.items())),
     }
     storage.write_json(manifest_path(out), manifest)
-    truth_version = tables.overwrite(logs.truth(imps), tables.table_path(cfg.paths.root, S.TRUTH_TABLE))
+    truth_version = tables.overwrite(logs.truth(imps), paths.table(cfg.paths.root, S.TRUTH_TABLE))
     return StageReport(
         rows_out=sum(totals.values()),
         tables={S.TRUTH_TABLE: truth_version},

@@ -25,8 +25,9 @@ from mtlrec.ingest import parse, quality, sources
 from mtlrec.ingest import transforms as T
 from mtlrec.ingest.mapping import Mapping, load_mapping
 from mtlrec.ingest.sources import IngestError
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
-from mtlrec.summary import RunSummary, StageReport
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def marked_records(
     """
     ic = cfg.ingest
     bots = kept(T.bot_users(validated, max_per_minute=ic.bot_events_per_minute), "bot user-days")
-    existing = existing_ids(spark, tables.table_path(cfg.paths.root, S.EVENTS_TABLE), dates, ic.dedup_lookback_days)
+    existing = existing_ids(spark, paths.table(cfg.paths.root, S.EVENTS_TABLE), dates, ic.dedup_lookback_days)
     contested = kept(T.contested_ids(validated, existing=existing), "ids seen twice or stored")
     flagged = T.drop_valid_raw(T.flag_bots(validated, bots=bots))
     return T.mark_duplicates(flagged, contested=contested), [bots, contested]
@@ -133,8 +134,8 @@ def observed_write(
 def write_tables(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> Written:
     """Store the clean events and the quarantined records of the run dates."""
     spark, root = marked.sparkSession, cfg.paths.root
-    events_path = tables.table_path(root, S.EVENTS_TABLE)
-    held_path = tables.table_path(root, S.QUARANTINE_TABLE)
+    events_path = paths.table(root, S.EVENTS_TABLE)
+    held_path = paths.table(root, S.QUARANTINE_TABLE)
     events_version, stored = observed_write(
         T.clean_events(marked),
         T.day_counts(dates, run_date=S.SOURCE_DT, late=True),
@@ -172,7 +173,7 @@ def write_tables(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> Writte
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
     mapping = load_mapping(cfg.input.mapping)
-    path = cfg.input.path or tables.raw_path(cfg.paths.root)
+    path = cfg.input.path or paths.raw(cfg.paths.root)
     fmt = cfg.input.format
     with sources.named_read_errors():
         present = sources.input_dates(spark, path)
@@ -197,7 +198,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     for day, counts in days.items():
         counts.clean, counts.late = written.clean[day], written.late[day]
     rows = quality.dq_rows(days, reasons=T.reasons(fmt), run_id=summary.run_id)
-    dq_path = tables.table_path(cfg.paths.root, S.DQ_METRICS_TABLE)
+    dq_path = paths.table(cfg.paths.root, S.DQ_METRICS_TABLE)
     versions = {
         **written.versions,
         S.DQ_METRICS_TABLE: tables.replace_dates(spark.createDataFrame(rows, S.DQ_METRICS_SCHEMA), dq_path, dates),

@@ -1,7 +1,6 @@
-"""Multi-task ranking models: batch, shared blocks, model registry and loss."""
+"""Multi-task ranking models: batch, shared blocks and the model registry."""
 
 from mtlrec.models.batch import Batch, collate
-from mtlrec.models.loss import MultiTaskLoss, build_loss
 from mtlrec.models.registry import MODELS, build_model
 
-__all__ = ["Batch", "MODELS", "MultiTaskLoss", "build_loss", "build_model", "collate"]
+__all__ = ["Batch", "MODELS", "build_model", "collate"]

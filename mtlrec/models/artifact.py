@@ -1,58 +1,90 @@
-"""The model artifact: a folder with `model.pt` (state dict) and `metadata.json`.
+"""A trained model, loaded from its artifact (`mtlrec.run.artifact`) and ready to predict.
 
-`metadata.json` holds the full config the model was trained with, the Delta versions
-of the tables it was trained from, and its metrics, so evaluation and scoring rebuild
-exactly the model and feature layout that were trained.
+`LoadedModel.predict` is the one inference function: the Spark executors of the
+serving path, the ONNX export's check and the feature importance all go through it,
+so every path gets the same probabilities from the same inputs.
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from mtlrec import storage
-from mtlrec.config import Config, config_from_dict
-from mtlrec.layout import FeatureLayout, feature_layout
+from mtlrec.config import from_dict
+from mtlrec.layout import OOV, FeatureLayout
+from mtlrec.models.batch import collate
+from mtlrec.models.calibration import corrected
+from mtlrec.models.config import ModelConfig
 from mtlrec.models.registry import build_model
+from mtlrec.run.artifact import OOV_ROW, ArtifactMetadata, read_metadata, read_weights
 
-WEIGHTS = "model.pt"
-METADATA = "metadata.json"
+log = logging.getLogger(__name__)
+
+
+def model_config(raw: Mapping[str, Any], source: str) -> ModelConfig:
+    """The `model` section an artifact stored, on today's `ModelConfig`.
+
+    A key this version no longer has is dropped with a warning (the weights decide
+    whether the model still loads); a key added since takes its default.
+    """
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    dropped = sorted(set(raw) - set(fields))
+    if dropped:
+        log.warning("%s: model settings %s are unknown to this version and ignored", source, dropped)
+    config: ModelConfig = from_dict(ModelConfig, {k: v for k, v in raw.items() if k in fields}, source=source)
+    return config
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model: nn.Module
+    model: nn.Module  # in eval mode
+    config: ModelConfig
     layout: FeatureLayout
-    config: Config
-    metadata: dict[str, Any]
+    metadata: ArtifactMetadata
+    path: str
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.layout.tasks
 
-def save_model(path: str, state_dict: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    """Write the artifact; `metadata["config"]` must be a `Config.to_dict()`."""
-    if "config" not in metadata:
-        raise ValueError("model metadata needs the training config under 'config'")
-    buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
-    storage.write_bytes(f"{path}/{WEIGHTS}", buffer.getvalue())
-    storage.write_json(f"{path}/{METADATA}", metadata)
+    @property
+    def keep_rate(self) -> float:
+        return self.metadata.keep_rate
 
+    def model_columns(self, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The layout's columns of `columns`, as this model reads them.
 
-def load_weights(path: str) -> dict[str, torch.Tensor]:
-    """The state dict of the artifact at `path` (tensors only: `weights_only=True`)."""
-    state: dict[str, torch.Tensor] = torch.load(io.BytesIO(storage.read_bytes(f"{path}/{WEIGHTS}")), weights_only=True)
-    return state
+        A format-1 model was trained on samples whose indexes beyond its tables were
+        cut to the out-of-vocabulary row: the same cut is applied here.
+        """
+        out = {c: np.asarray(columns[c]) for c in self.layout.columns}
+        if self.metadata.beyond_table == OOV_ROW:
+            for feature in self.layout.sparse:
+                index = out[feature.name].astype(np.int64)
+                out[feature.name] = np.where(index < self.config.buckets(feature.source), index, OOV)
+        return out
+
+    def predict(self, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per task, the probability on all exposures (corrected for negative down-sampling)."""
+        with torch.no_grad():
+            logits = self.model(collate(self.model_columns(columns), self.layout))
+        probs = {task: torch.sigmoid(logits[task]).numpy().astype("float64") for task in logits}
+        return corrected(probs, self.keep_rate)
 
 
 def load_model(path: str) -> LoadedModel:
-    """Rebuild the trained model (in eval mode) from its artifact folder."""
-    metadata = storage.read_json(f"{path}/{METADATA}")
-    cfg = config_from_dict(metadata["config"], source=f"{path}/{METADATA}")
-    layout = feature_layout(cfg.model, cfg.train.tasks)
-    model = build_model(cfg.model, layout)
-    model.load_state_dict(load_weights(path))
+    """Rebuild the trained model (in eval mode) from its artifact folder; no pipeline config is read."""
+    metadata = read_metadata(path)
+    cfg = model_config(metadata.model, source=path)
+    layout = FeatureLayout.from_dict(metadata.layout)
+    model = build_model(cfg, layout)
+    model.load_state_dict(read_weights(path))
     model.eval()
-    return LoadedModel(model=model, layout=layout, config=cfg, metadata=metadata)
+    return LoadedModel(model=model, config=cfg, layout=layout, metadata=metadata, path=path)

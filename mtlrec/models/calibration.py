@@ -16,14 +16,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mtlrec.config import Config
-
 _EPS = 1e-12
 
 
-def keep_rate(cfg: Config) -> float:
-    """The keep-rate a model trained with `cfg` must be corrected for (1.0: none)."""
-    return 1.0 if cfg.train.reweight_negatives else cfg.features.negative_keep_rate
+def keep_rate(*, reweight_negatives: bool, negative_keep_rate: float) -> float:
+    """The keep-rate a model's probabilities must be corrected for (1.0: none).
+
+    A model trained with each kept negative weighted 1 / rate is calibrated as trained.
+    """
+    return 1.0 if reweight_negatives else negative_keep_rate
 
 
 def corrected(probs: Mapping[str, np.ndarray], rate: float) -> dict[str, np.ndarray]:

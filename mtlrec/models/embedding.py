@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
+from mtlrec.models.config import ModelConfig
 
 # odd 63-bit multiplier (Knuth's golden-ratio constant): spreads consecutive overflow
 # indexes over the overflow rows
@@ -67,7 +67,9 @@ class FeatureEmbedding(nn.Module):
     def __init__(self, layout: FeatureLayout, cfg: ModelConfig) -> None:
         super().__init__()
         self.tables = nn.ModuleList(
-            HashedEmbedding(f.buckets, cfg.embedding_dim, cfg.embedding_max_rows, cfg.embedding_overflow_rows)
+            HashedEmbedding(
+                cfg.buckets(f.source), cfg.embedding_dim, cfg.embedding_max_rows, cfg.embedding_overflow_rows
+            )
             for f in layout.sparse
         )
         n = len(layout.sparse)

@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
 from mtlrec.models.blocks import Towers
+from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
 # log p is kept below 0 so that log(1 - p) stays finite when p rounds to 1

@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
 from mtlrec.models.blocks import Experts, Gate, Towers
+from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.aitm import AITM
+from mtlrec.models.config import ModelConfig
 from mtlrec.models.esmm import ESMM
 from mtlrec.models.mmoe import MMoE
 from mtlrec.models.ple import PLE

@@ -9,10 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mtlrec.config import ModelConfig
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
 from mtlrec.models.blocks import MLP, Towers
+from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
 

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.models.inference import prob_column
+from mtlrec.serving.inference import prob_column
 
 EXPECTED, IN_CATEGORY, TRENDING = "expected_purchases", "category_expected_purchases", "trending"
 COLUMNS = (S.BOARD, S.RANK, S.ITEM_ID, S.CATEGORY_ID, S.VALUE)

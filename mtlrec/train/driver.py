@@ -96,7 +96,7 @@ def run_training(
     # blocks reach the workers in the files' order, not in whichever read task ends
     # first: with the seeded file order, runs of the same config see the same batches
     context.execution_options.preserve_order = True
-    layout = feature_layout(cfg.model, tc.tasks)
+    layout = feature_layout(tc.tasks)
     in_table = {f.name for f in deltalake.DeltaTable(samples_path, version=samples_version).schema().fields}
     weighted = tc.reweight_negatives and WEIGHT in in_table
     columns = [*layout.columns, *tc.tasks, *([WEIGHT] if weighted else [])]

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mtlrec.config import Config, TrainConfig
+from mtlrec.config import Config
 from mtlrec.layout import feature_layout
-from mtlrec.models import Batch, MultiTaskLoss, build_loss, build_model
+from mtlrec.models import Batch, build_model
+from mtlrec.train.config import TrainConfig
+from mtlrec.train.loss import MultiTaskLoss, build_loss
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Objective(nn.Module):
 
 def build_objective(cfg: Config) -> Objective:
     """The model and loss `cfg` describes, in one process (no parallelism yet)."""
-    layout = feature_layout(cfg.model, cfg.train.tasks)
+    layout = feature_layout(cfg.train.tasks)
     return Objective(build_model(cfg.model, layout), build_loss(cfg.train), cfg.train.embedding_l2)
 
 

@@ -27,10 +27,11 @@ import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from mtlrec import storage
-from mtlrec.config import Config, TuneConfig, config_from_dict, with_overrides
-from mtlrec.summary import RunSummary, StageReport
+from mtlrec.config import Config, config_from_dict, with_overrides
+from mtlrec.run.summary import RunSummary, StageReport
+from mtlrec.train.config import TuneConfig
 from mtlrec.train.driver import TrainingResult, best_epoch, run_training
-from mtlrec.train.stage import publish, report, training_inputs
+from mtlrec.train.publish import publish, report, training_inputs
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         },
         "trials": result.trials,
     }
-    out = publish(result.config, summary, result.training, extra={"tune": result.overrides})
+    out = publish(result.config, summary, result.training, record={"tune": result.overrides})
     storage.write_json(f"{out}/{TUNE_RESULT}", outcome)
     log.info("tune: best of %d trials %s, %s", len(result.trials), result.overrides, result.training.best[TRIAL_METRIC])
     stage = report(result.training, out)

@@ -28,8 +28,8 @@ from mtlrec import schema as S
 from mtlrec.config import config_from_dict
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import Batch, collate
-from mtlrec.models.artifact import load_weights
 from mtlrec.models.calibration import keep_rate
+from mtlrec.run.artifact import read_weights
 from mtlrec.train.checkpoint import load_state, save_state
 from mtlrec.train.loop import train_epoch
 from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
@@ -109,7 +109,7 @@ def _report(metrics: dict[str, Any], objective: torch.nn.Module, optimizers: lis
 
 def _warm_start(model: torch.nn.Module, path: str) -> None:
     try:
-        model.load_state_dict(load_weights(path))
+        model.load_state_dict(read_weights(path))
     except RuntimeError as err:
         raise RuntimeError(f"warm start from {path}: its weights do not fit this model config: {err}") from None
 
@@ -143,7 +143,7 @@ def train_worker(config: dict[str, Any]) -> None:
     start, progress = _resume(objective, optimizers)
     shares = {k: gather(np.array([v])).tolist() for k, v in parameter_counts(objective).items()}
     pids = gather(np.array([os.getpid()])).tolist()  # which processes this worker group runs in
-    layout = feature_layout(cfg.model, tc.tasks)
+    layout = feature_layout(tc.tasks)
     train_shard, valid_shard = ray.train.get_dataset_shard(TRAIN), ray.train.get_dataset_shard(VALID)
 
     for epoch in range(start, tc.epochs):
@@ -161,7 +161,13 @@ def train_worker(config: dict[str, Any]) -> None:
             "train/seconds": seconds,
             "train/samples_per_s": rows / seconds if seconds > 0 else 0.0,
             **{f"train/{k}": v for k, v in losses.items() if k != "rows"},
-            **_validate(objective, valid_shard, layout, tc.batch_size, keep_rate(cfg)),
+            **_validate(
+                objective,
+                valid_shard,
+                layout,
+                tc.batch_size,
+                keep_rate(reweight_negatives=tc.reweight_negatives, negative_keep_rate=cfg.features.negative_keep_rate),
+            ),
             "params/full": full_size,
             "params/per_worker": shares["params"],
             "params/embedding_per_worker": shares["embedding_params"],

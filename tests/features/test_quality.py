@@ -9,8 +9,8 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from mtlrec import schema as S
-from mtlrec.config import FeaturesConfig
 from mtlrec.features.build import leakage_guard
+from mtlrec.features.config import FeaturesConfig
 from mtlrec.features.quality import Leak, LeakageError, dense_stats, leaks, single_feature_auc
 from mtlrec.metrics import auc
 

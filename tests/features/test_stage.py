@@ -13,9 +13,12 @@ from pyspark.testing import assertDataFrameEqual
 
 from mtlrec import schema as S
 from mtlrec import tables
-from mtlrec.config import Config, FeaturesConfig, ModelConfig
+from mtlrec.config import Config
 from mtlrec.features import stage
-from mtlrec.summary import RunSummary, StageReport
+from mtlrec.features.config import FeaturesConfig
+from mtlrec.models.config import ModelConfig
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, StageReport
 
 D1 = dt.date(2026, 11, 1)
 DAYS = [D1 + dt.timedelta(days=n) for n in range(4)]
@@ -65,7 +68,7 @@ def funnel(spark: SparkSession, days: int) -> DataFrame:
 
 def features_run(spark: SparkSession, root: Path, days: list[dt.date], **features: object) -> StageReport:
     """Write `days` of events (replacing those dates), then run the stage as a new run would."""
-    events_path = tables.table_path(str(root), S.EVENTS_TABLE)
+    events_path = paths.table(str(root), S.EVENTS_TABLE)
     version = tables.replace_dates(funnel(spark, len(days)), events_path, days)
     fc = FeaturesConfig(valid_start=DAYS[2], test_start=DAYS[3], attribution_hours=3, **features)  # type: ignore[arg-type]
     cfg = Config(features=fc, model=ModelConfig(user_buckets=8, item_buckets=64, category_buckets=8))
@@ -77,7 +80,7 @@ def features_run(spark: SparkSession, root: Path, days: list[dt.date], **feature
 
 def snapshot(spark: SparkSession, root: Path) -> dict[str, DataFrame]:
     """Every compared table as it is now, collected (a later run rewrites them)."""
-    tabs = {name: tables.read(spark, tables.table_path(str(root), name)) for name in COMPARED}
+    tabs = {name: tables.read(spark, paths.table(str(root), name)) for name in COMPARED}
     return {name: spark.createDataFrame(df.collect(), df.schema) for name, df in tabs.items()}
 
 

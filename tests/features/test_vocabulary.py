@@ -7,9 +7,9 @@ from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from mtlrec import schema as S
-from mtlrec.config import ModelConfig
 from mtlrec.features.vocabulary import appended, id_counts
 from mtlrec.layout import SparseFeature, feature_layout, index_mapping, with_sparse_indices
+from mtlrec.models.config import ModelConfig
 
 DAY1, DAY2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 VOCAB_DDL = "feature string, id string, index long, count long, added date"

@@ -10,8 +10,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.config import DirtConfig, GenerateConfig
 from mtlrec.generate import dirt, logs, render
+from mtlrec.generate.config import DirtConfig, GenerateConfig
 from mtlrec.generate.draws import choice
 
 SMALL = GenerateConfig(events=4000, users=300, items=200, partitions=2, bot_users=2)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlrec.config import load_config
 from mtlrec.models.calibration import corrected, keep_rate
 
 
@@ -35,5 +34,5 @@ def test_no_correction_at_keep_rate_one_or_without_a_click_task() -> None:
 def test_a_reweighted_model_needs_no_correction_an_unweighted_one_does() -> None:
     down = ["features.negative_keep_rate=0.2"]
 
-    assert keep_rate(load_config(None, down)) == 1.0  # the loss weighted negatives by 1 / 0.2
-    assert keep_rate(load_config(None, [*down, "train.reweight_negatives=false"])) == 0.2
+    assert keep_rate(reweight_negatives=True, negative_keep_rate=0.2) == 1.0  # the loss weighted negatives by 1 / 0.2
+    assert keep_rate(reweight_negatives=False, negative_keep_rate=0.2) == 0.2

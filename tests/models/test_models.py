@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from mtlrec.config import ModelConfig, TrainConfig
 from mtlrec.layout import FeatureLayout, feature_layout
-from mtlrec.models import MODELS, Batch, build_loss, build_model, collate
+from mtlrec.models import MODELS, Batch, build_model, collate
+from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding, HashedEmbedding
 from mtlrec.models.esmm import logit_of_product
+from mtlrec.train.config import TrainConfig
+from mtlrec.train.loss import build_loss
 
 TASKS = ("click", "purchase")
 CFG = ModelConfig(
@@ -26,12 +28,12 @@ CFG = ModelConfig(
     item_buckets=16,
     category_buckets=8,
 )
-LAYOUT = feature_layout(CFG, TASKS)
+LAYOUT = feature_layout(TASKS)
 
 
 def random_columns(layout: FeatureLayout, rows: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    columns = {f.name: rng.integers(0, f.buckets, size=rows) for f in layout.sparse}
+    columns = {f.name: rng.integers(0, CFG.buckets(f.source), size=rows) for f in layout.sparse}
     columns |= {c: rng.normal(size=rows) for c in layout.dense}
     columns |= {t: rng.integers(0, 2, size=rows).astype(np.int32) for t in layout.tasks}
     return columns

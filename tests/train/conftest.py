@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 from mtlrec import schema as S
-from mtlrec.config import Config, ModelConfig, TrainConfig
+from mtlrec.config import Config
 from mtlrec.layout import FeatureLayout, feature_layout
+from mtlrec.models.config import ModelConfig
+from mtlrec.train.config import TrainConfig
 
 TASKS = ("click", "purchase")
 MODEL = ModelConfig(
@@ -34,7 +36,7 @@ ROWS = {S.TRAIN: 3001, S.VALID: 1001}
 
 def tiny_config(**train: object) -> Config:
     """The tiny model, trained as `train` overrides say (two workers by default)."""
-    tc = TrainConfig(workers=2, epochs=3, batch_size=256, lr=0.01, patience=0, shuffle_buffer=0)
+    tc = TrainConfig(workers=2, epochs=3, batch_size=256, lr=0.01, embedding_l2=0.0, patience=0, shuffle_buffer=0)
     return Config(model=MODEL, train=dataclasses.replace(tc, **train))  # type: ignore[arg-type]
 
 
@@ -85,7 +87,7 @@ def sample_frame(layout: FeatureLayout, rows: int, split: str, seed: int) -> pd.
 @pytest.fixture(scope="session")
 def samples_table(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = str(tmp_path_factory.mktemp("samples") / "samples")
-    layout = feature_layout(MODEL, TASKS)
+    layout = feature_layout(TASKS)
     frame = pd.concat([sample_frame(layout, n, split, seed) for seed, (split, n) in enumerate(ROWS.items())])
     deltalake.write_deltalake(path, frame.reset_index(drop=True))
     return path

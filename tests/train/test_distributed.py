@@ -43,7 +43,7 @@ def test_fsdp_workers_each_hold_about_half_of_every_parameter_embeddings_include
 ) -> None:
     metrics = fsdp_run.best
     full, shares = metrics["params/full"], metrics["params/per_worker"]
-    tables = sum(f.buckets for f in feature_layout(tiny.model, tiny.tasks).sparse) * tiny.model.embedding_dim
+    tables = sum(tiny.model.buckets(f.source) for f in feature_layout(tiny.tasks).sparse) * tiny.model.embedding_dim
 
     assert len(shares) == 2 and sum(shares) == full
     assert all(abs(share - full / 2) <= 0.02 * full for share in shares)
@@ -54,7 +54,7 @@ def test_sharded_checkpoint_loads_into_one_process_and_reproduces_the_cross_work
     fsdp_run: TrainingResult, samples_table: str, tiny: Any
 ) -> None:
     cfg = tiny.config(parallelism="fsdp")
-    layout = feature_layout(tiny.model, tiny.tasks)
+    layout = feature_layout(tiny.tasks)
     model = build_model(tiny.model, layout)
     model.load_state_dict(trained_model_state(cfg, fsdp_run.checkpoint_path))  # 2 shards -> 1 process
     model.eval()

@@ -25,9 +25,9 @@ from mtlrec.train.validation import metric_names, predict_in_step, validation_me
 
 def batches(tiny: Any, rows: int = 2048, size: int = 256, seed: int = 0) -> list[Batch]:
     """Batches where click and purchase depend on the item id (purchases are clicks)."""
-    layout = feature_layout(tiny.model, tiny.tasks)
+    layout = feature_layout(tiny.tasks)
     rng = np.random.default_rng(seed)
-    columns = {f.name: rng.integers(1, f.buckets, rows) for f in layout.sparse}
+    columns = {f.name: rng.integers(1, tiny.model.buckets(f.source), rows) for f in layout.sparse}
     columns |= {c: rng.normal(size=rows) for c in layout.dense}
     columns["click"] = (columns["item_idx"] % 2 == 0).astype(np.float32)
     columns["purchase"] = columns["click"] * (columns["item_idx"] % 4 == 0)

@@ -12,12 +12,14 @@ import pytest
 import torch
 
 from mtlrec import schema as S
-from mtlrec.config import ConfigError, PathsConfig, TuneConfig
+from mtlrec.config import ConfigError, PathsConfig
 from mtlrec.models import collate
 from mtlrec.models.artifact import load_model
-from mtlrec.summary import RunSummary
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, TableRef
 from mtlrec.train import tune
-from mtlrec.train.stage import LINEAGE
+from mtlrec.train.config import TuneConfig
+from mtlrec.train.publish import LINEAGE
 
 
 def test_a_search_space_value_of_the_wrong_type_fails_before_any_trial(tiny: Any) -> None:
@@ -38,7 +40,7 @@ def test_tune_trains_each_grid_point_and_publishes_the_best_trial_with_its_confi
         tune=TuneConfig(method="grid", samples=1, space={"train.lr": ("0.0001", "0.05")}),
     )
     summary = RunSummary.new(str(tmp_path), cfg.to_dict(), run_id="tuned")
-    summary.data["tables"] = {name: {"path": "", "version": 0} for name in LINEAGE}
+    summary.tables = {name: TableRef(paths.table(str(tmp_path), name), 0) for name in LINEAGE}
 
     report = tune.run(cfg, summary)
 
@@ -50,7 +52,7 @@ def test_tune_trains_each_grid_point_and_publishes_the_best_trial_with_its_confi
     assert outcome["best"]["overrides"] == best["overrides"]
     assert outcome["best"]["metrics"]["valid/mean_auc"] == best[tune.TRIAL_METRIC]
     loaded = load_model(report.artifacts["model"])  # next to tune.json
-    assert loaded.config.train.lr == float(best["overrides"]["train.lr"])
-    assert loaded.metadata["tune"] == best["overrides"]
+    assert loaded.metadata.record["config"]["train"]["lr"] == float(best["overrides"]["train.lr"])
+    assert loaded.metadata.record["tune"] == best["overrides"]
     columns = {c: torch.zeros(2).numpy() for c in (*loaded.layout.columns, *loaded.layout.tasks)}
     assert set(loaded.model(collate(columns, loaded.layout))) == set(tiny.tasks)

@@ -2,12 +2,14 @@
 
 The model is loaded once per Python worker process and kept for every later batch
 and task in that process (Spark reuses its Python workers), never once per batch.
+The driver reads only the artifact's metadata (`ServedModel`), never its weights.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pyarrow as pa
 import torch
@@ -15,13 +17,45 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from mtlrec import storage
-from mtlrec.config import config_from_dict
-from mtlrec.layout import feature_layout
-from mtlrec.models.artifact import METADATA, LoadedModel, load_model
-from mtlrec.models.batch import collate
-from mtlrec.models.calibration import corrected, keep_rate
+from mtlrec.layout import FeatureLayout
+from mtlrec.models.artifact import LoadedModel, load_model
+from mtlrec.run.artifact import METADATA, ArtifactMetadata, read_metadata
+from mtlrec.run.summary import TableRef
 
 _LOADED: dict[tuple[str, str], LoadedModel] = {}
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model artifact as the driver sees it: where it is, what it reads and predicts."""
+
+    path: str
+    metadata: ArtifactMetadata
+
+    @classmethod
+    def load(cls, path: str) -> ServedModel:
+        return cls(path, read_metadata(path))
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def run_id(self) -> str:
+        return self.metadata.run_id
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.metadata.tasks
+
+    @property
+    def layout(self) -> FeatureLayout:
+        return FeatureLayout.from_dict(self.metadata.layout)
+
+    @property
+    def tables(self) -> dict[str, TableRef]:
+        """The Delta tables (and versions) the model was trained from."""
+        return self.metadata.tables
 
 
 def artifact_token(path: str) -> str:
@@ -48,37 +82,30 @@ def predict_batches(
 
     Arrow in, Arrow out: the model's columns go to numpy without a pandas frame, and
     the kept columns pass through untouched. The probabilities are corrected for
-    negative down-sampling (`models.calibration`) before anything else sees them.
+    negative down-sampling (`LoadedModel.predict`) before anything else sees them.
     """
 
     def predict(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loaded = cached_model(model_path, token)
-        rate = keep_rate(loaded.config)
         names = [*keep, *[prob_column(t) for t in tasks]]
-        with torch.no_grad():
-            for rb in batches:
-                columns = {c: rb.column(c).to_numpy(zero_copy_only=False) for c in loaded.layout.columns}
-                logits = loaded.model(collate(columns, loaded.layout))
-                probs = {task: torch.sigmoid(logits[task]).numpy().astype("float64") for task in logits}
-                fixed = corrected(probs, rate)  # needs every task's output, whichever are kept
-                arrays = [rb.column(c) for c in keep] + [pa.array(fixed[t], type=pa.float64()) for t in tasks]
-                yield pa.RecordBatch.from_arrays(arrays, names=names)
+        for rb in batches:
+            columns = {c: rb.column(c).to_numpy(zero_copy_only=False) for c in loaded.layout.columns}
+            probs = loaded.predict(columns)
+            arrays = [rb.column(c) for c in keep] + [pa.array(probs[t], type=pa.float64()) for t in tasks]
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
 
     return predict
 
 
-def with_predictions(df: DataFrame, *, model_path: str, tasks: tuple[str, ...], keep: list[str]) -> DataFrame:
-    """`df`'s `keep` columns plus the model's probability `p_<task>` for each task.
+def with_predictions(df: DataFrame, *, model: ServedModel, keep: list[str]) -> DataFrame:
+    """`df`'s `keep` columns plus the model's probability `p_<task>` for each of its tasks.
 
     `df` must hold every column of the model's feature layout; only those and `keep`
     are sent to the Python workers.
     """
-    metadata = storage.read_json(f"{model_path}/{METADATA}")
-    trained = config_from_dict(metadata["config"], source=f"{model_path}/{METADATA}")
-    layout = feature_layout(trained.model, trained.train.tasks)
     kept = [f.name for f in df.schema.fields if f.name in keep]  # in the frame's order
-    inputs = df.select(*kept, *[c for c in layout.columns if c not in kept])
+    inputs = df.select(*kept, *[c for c in model.layout.columns if c not in kept])
     fields = [df.schema[c] for c in kept]
-    schema = T.StructType(fields + [T.StructField(prob_column(t), T.DoubleType()) for t in tasks])
-    predict = predict_batches(model_path, kept, tasks, artifact_token(model_path))
+    schema = T.StructType(fields + [T.StructField(prob_column(t), T.DoubleType()) for t in model.tasks])
+    predict = predict_batches(model.path, kept, model.tasks, artifact_token(model.path))
     return inputs.mapInArrow(predict, schema=schema)  # type: ignore[arg-type]

@@ -6,8 +6,8 @@ import datetime as dt
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from mtlrec.config import ScoreConfig
-from mtlrec.scoring.candidates import candidate_pairs, category_popular, popular, viewed_not_bought
+from mtlrec.serving.candidates import candidate_pairs, category_popular, popular, viewed_not_bought
+from mtlrec.serving.config import ScoreConfig
 
 DAY = dt.date(2026, 11, 8)
 PAIRS_DDL = "user_id string, item_id string"

@@ -2,7 +2,7 @@
 
 Each row's loss is multiplied by its weight (1 / keep-rate for a down-sampled
 class), and each task's loss is the weighted mean over the batch. The task losses are
-combined by a task weighting (`mtlrec.models.weighting`). An optional funnel penalty,
+combined by a task weighting (`mtlrec.train.weighting`). An optional funnel penalty,
 AITM's behavioural expectation calibrator (Xi et al. 2021), adds
 `funnel_penalty * mean(max(p_i - p_{i-1}, 0))` over consecutive tasks, which must then
 be funnel steps in order (click before purchase).
@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mtlrec.config import TrainConfig
-from mtlrec.models.weighting import TASK_WEIGHTINGS
+from mtlrec.train.config import TrainConfig
+from mtlrec.train.weighting import TASK_WEIGHTINGS
 
 
 class MultiTaskLoss(nn.Module):

@@ -13,8 +13,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.models.inference import prob_column
-from mtlrec.scoring.pairs import POPULARITY
+from mtlrec.serving.inference import prob_column
+from mtlrec.serving.pairs import POPULARITY
 
 CTCVR, CVR = "ctcvr", "cvr"
 

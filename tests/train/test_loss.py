@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mtlrec.config import TrainConfig
-from mtlrec.models import MultiTaskLoss, build_loss
-from mtlrec.models.weighting import FixedWeights, GradNorm, UncertaintyWeights
+from mtlrec.train.config import TrainConfig
+from mtlrec.train.loss import MultiTaskLoss, build_loss
+from mtlrec.train.weighting import FixedWeights, GradNorm, UncertaintyWeights
 
 TASKS = ("click", "purchase")
 

@@ -5,7 +5,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from mtlrec import schema as S
-from mtlrec.scoring.strategy import ranked, strategy_score, with_funnel
+from mtlrec.serving.strategy import ranked, strategy_score, with_funnel
 
 SCORED_DDL = (
     "user_id string, item_id string, category_id string, price double, popularity double,"

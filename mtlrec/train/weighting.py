@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from mtlrec.config import TrainConfig
+from mtlrec.train.config import TrainConfig
 
 
 class FixedWeights(nn.Module):

@@ -16,8 +16,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.config import ScoreConfig
-from mtlrec.scoring.pairs import CLICKS_30D
+from mtlrec.serving.config import ScoreConfig
+from mtlrec.serving.pairs import CLICKS_30D
 
 PAIR = (S.USER_ID, S.ITEM_ID)
 _TOP_CATEGORY = re.compile(r"user_top(\d+)_category")

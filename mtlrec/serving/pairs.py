@@ -1,4 +1,5 @@
-"""The model's inputs for (user, item) pairs, built exactly as `features` builds samples."""
+"""The model's inputs for (user, item) pairs, built exactly as `features` builds samples:
+the raw feature rows of the day, then `layout.model_inputs`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.layout import FeatureLayout, dense_sources, with_dense_inputs, with_sparse_indices
+from mtlrec.layout import FeatureLayout, dense_sources, model_inputs
 
 CLICKS_30D = "item_clicks_30d"  # the item feature popularity is read from
 POPULARITY = "popularity"  # the item's clicks in the 30 days before the scoring day
@@ -42,7 +43,6 @@ def feature_pairs(
         .join(F.broadcast(items.select(*item_cols)), on=S.ITEM_ID)
         .join(cross.select(*cross_cols), on=[S.USER_ID, S.CATEGORY_ID], how="left")
     )
-    indexed = with_sparse_indices(joined, layout=layout, vocabulary=vocabulary)
-    return with_dense_inputs(indexed, layout=layout, stats=stats).select(
+    return model_inputs(joined, layout=layout, vocabulary=vocabulary, stats=stats).select(
         S.USER_ID, S.ITEM_ID, *ITEM_ATTRIBUTES, *layout.sparse_columns, *layout.dense
     )

@@ -1,0 +1,73 @@
+"""`generate` settings: the size and shape of the generated log, and the dirt it plants."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+
+FORMATS = ("json", "csv", "parquet")
+COMPRESSIONS = ("gzip", "bzip2", "none")
+
+
+@dataclass(frozen=True)
+class DirtConfig:
+    """How much dirt `generate` plants, each kind as a fraction of the events.
+
+    Every kind has its own rate so a test can plant exactly what it checks. Line-level
+    kinds (truncated, wrong_type, non_utf8, empty_line) do not exist in Parquet.
+    """
+
+    duplicate: float = 0.004  # the same line sent again (same or next dt folder)
+    late: float = 0.004  # written into a dt folder 1-2 days after its timestamp
+    bot: float = 0.003  # lines from bot users, in bursts of 120 events a minute
+    truncated: float = 0.0003
+    wrong_type: float = 0.0003  # price "n/a"
+    missing_event_id: float = 0.0003
+    missing_user_id: float = 0.0003
+    missing_item_id: float = 0.0003
+    unknown_event_type: float = 0.0003
+    negative_price: float = 0.0003
+    absurd_price: float = 0.0003
+    ts_far_past: float = 0.0003
+    ts_far_future: float = 0.0003
+    non_utf8: float = 0.0003
+    empty_line: float = 0.0003
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    seed: int = 7
+    start_date: dt.date = dt.date(2026, 11, 1)
+    days: int = 7
+    users: int = 4000
+    items: int = 1500
+    categories: int = 30
+    events: int = 200_000  # about this many events (the funnel is random); re-sent lines and bots on top
+    session_length: float = 8.0  # mean impressions per session
+    latent_dim: int = 8
+    base_ctr: float = 0.08
+    base_cvr: float = 0.12
+    bot_users: int = 2
+    format: str = "json"  # json (lines), csv (no header) or parquet
+    compression: str = "gzip"  # gzip, bzip2 or none (json and csv)
+    partitions: int = 4
+    dirt: DirtConfig = field(default_factory=DirtConfig)
+
+    def checks(self) -> list[tuple[bool, str]]:
+        rates = dataclasses.asdict(self.dirt)
+        per_event = sum(v for k, v in rates.items() if k != "bot")
+        return [
+            (self.days >= 3, "generate.days must be >= 3 (history, train, test)"),
+            (self.events >= 100, "generate.events must be >= 100"),
+            (self.format in FORMATS, f"generate.format must be one of {FORMATS}, got {self.format!r}"),
+            (self.compression in COMPRESSIONS, f"generate.compression must be one of {COMPRESSIONS}"),
+            (self.session_length >= 1.0, "generate.session_length must be >= 1"),
+            (
+                min(self.users, self.items, self.categories, self.partitions, self.latent_dim) >= 1,
+                "generate.users, items, categories, partitions and latent_dim must be >= 1",
+            ),
+            (all(0.0 <= v < 1.0 for v in rates.values()), "generate.dirt rates must be in [0, 1)"),
+            (per_event <= 0.5, "generate.dirt rates other than bot must sum to at most 0.5"),
+            (self.bot_users >= 1 or rates["bot"] == 0.0, "generate.dirt.bot needs generate.bot_users >= 1"),
+        ]

@@ -1,0 +1,58 @@
+"""`model` settings: which model, and the sizes of its blocks and embedding tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mtlrec.schema import CATEGORY_ID, ITEM_ID, USER_ID
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mmoe"  # single_task, shared_bottom, mmoe, ple, esmm, aitm
+    embedding_dim: int = 16
+    hidden_dims: tuple[int, ...] = (64,)  # bottom MLP (shared_bottom, esmm, aitm), per-task MLP (single_task)
+    num_experts: int = 4  # shared experts (mmoe, ple)
+    specific_experts: int = 1  # per-task experts in each PLE level
+    ple_levels: int = 2  # PLE extraction levels
+    expert_dims: tuple[int, ...] = (64, 32)
+    tower_dims: tuple[int, ...] = (16,)
+    dropout: float = 0.1
+    # pairwise dot products of the id embeddings, into the MLP input and, by a linear
+    # term per task, straight into each logit (DeepFM): preference is a user-item inner
+    # product, which an MLP on concatenated embeddings learns slowly
+    dot_interaction: bool = True
+    embedding_max_rows: int = 0  # cap on rows per table (0: one row per bucket)
+    embedding_overflow_rows: int = 64  # hashed rows for indexes beyond the table
+    user_buckets: int = 8192
+    item_buckets: int = 4096
+    category_buckets: int = 128
+
+    def buckets(self, source: str) -> int:
+        """Embedding rows of the id column `source` (user_id, item_id, category_id)."""
+        return {USER_ID: self.user_buckets, ITEM_ID: self.item_buckets, CATEGORY_ID: self.category_buckets}[source]
+
+    def checks(self) -> list[tuple[bool, str]]:
+        from mtlrec.models.registry import MODELS  # the registry imports the models, which import this
+
+        return [
+            (self.name in MODELS, f"model.name must be one of {sorted(MODELS)}, got {self.name!r}"),
+            (
+                min(self.embedding_dim, self.num_experts, self.specific_experts, self.ple_levels) >= 1,
+                "model.embedding_dim, num_experts, specific_experts and ple_levels must be >= 1",
+            ),
+            (
+                min(self.user_buckets, self.item_buckets, self.category_buckets) >= 1,
+                "model.user_buckets, item_buckets and category_buckets must be >= 1",
+            ),
+            (
+                all(d >= 1 for d in (*self.hidden_dims, *self.expert_dims, *self.tower_dims)),
+                "model.hidden_dims, expert_dims and tower_dims must be >= 1",
+            ),
+            (0.0 <= self.dropout < 1.0, "model.dropout must be in [0, 1)"),
+            (
+                self.embedding_max_rows == 0 or self.embedding_max_rows > self.embedding_overflow_rows,
+                "model.embedding_max_rows must be 0 or exceed model.embedding_overflow_rows",
+            ),
+            (self.embedding_overflow_rows >= 0, "model.embedding_overflow_rows must be >= 0"),
+        ]

@@ -1,0 +1,1 @@
+"""The serving path below `score` and `evaluate`: candidates, pair inputs, inference, ranking."""

@@ -1,0 +1,114 @@
+"""What `train` and `tune` share: the samples a run trains from, and the artifact it writes.
+
+The artifact (`mtlrec.run.artifact`) carries the model's own settings, the feature
+layout and the keep rate its probabilities are corrected for: what scoring needs,
+and nothing it would have to re-read from the pipeline config.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mtlrec import schema as S
+from mtlrec import storage
+from mtlrec.config import Config
+from mtlrec.layout import feature_layout
+from mtlrec.models.calibration import keep_rate
+from mtlrec.ray_cluster import ensure_ray
+from mtlrec.run import paths
+from mtlrec.run.artifact import ArtifactMetadata, save_artifact
+from mtlrec.run.summary import BASELINE, MODEL, RunSummary, StageReport, TableRef, new_run_id
+from mtlrec.tracking import log_training
+from mtlrec.train.driver import TrainingResult, trained_model_state
+
+log = logging.getLogger(__name__)
+
+# the tables a model is trained from, whose versions its metadata must record
+LINEAGE = (S.EVENTS_TABLE, S.USER_FEATURES_TABLE, S.ITEM_FEATURES_TABLE, S.SAMPLES_TABLE)
+# tables of later stages, which a model does not come from
+DOWNSTREAM = (S.RECOMMENDATIONS_TABLE, S.LEADERBOARD_TABLE)
+
+
+def lineage(summary: RunSummary) -> dict[str, TableRef]:
+    """Path and version of every table the run has so far (vocabulary, feature statistics...)."""
+    for name in LINEAGE:
+        summary.table(name)  # raises, naming the stage to run first
+    return {name: ref for name, ref in summary.tables.items() if name not in DOWNSTREAM}
+
+
+def artifact_metadata(
+    cfg: Config, summary: RunSummary, result: TrainingResult, record: dict[str, Any]
+) -> ArtifactMetadata:
+    fc, tc = cfg.features, cfg.train
+    return ArtifactMetadata(
+        run_id=summary.run_id,
+        model=cfg.to_dict()["model"],
+        layout=feature_layout(tc.tasks).to_dict(),
+        keep_rate=keep_rate(reweight_negatives=tc.reweight_negatives, negative_keep_rate=fc.negative_keep_rate),
+        tables=lineage(summary),
+        history=result.history,
+        best=result.best,
+        record={"config": cfg.to_dict(), "checkpoint": result.checkpoint_path, **record},
+    )
+
+
+def publish(
+    cfg: Config,
+    summary: RunSummary,
+    result: TrainingResult,
+    record: dict[str, Any] | None = None,
+    out: str | None = None,
+) -> str:
+    """Write the best checkpoint as the run's model artifact (or at `out`); returns its folder."""
+    out = out or paths.model(cfg.paths.root, summary.run_id)
+    metadata = artifact_metadata(cfg, summary, result, record or {})
+    save_artifact(out, trained_model_state(cfg, result.checkpoint_path), metadata)
+    log.info("train: best epoch %d, %s", result.best["epoch"], {k: v for k, v in result.best.items() if "auc" in k})
+    log_training(
+        cfg, run_name=f"{summary.run_id}-{cfg.model.name}", history=result.history, best=result.best, model_dir=out
+    )
+    return out
+
+
+def valid_metrics(result: TrainingResult) -> dict[str, Any]:
+    return {k.removeprefix("valid/"): v for k, v in result.best.items() if k.startswith("valid/")}
+
+
+def report(
+    result: TrainingResult, out: str, baselines: dict[str, tuple[TrainingResult, str]] | None = None
+) -> StageReport:
+    baselines = baselines or {}
+    metrics: dict[str, Any] = {"valid": valid_metrics(result)}
+    if baselines:
+        metrics["baselines_valid"] = {name: valid_metrics(r) for name, (r, _) in baselines.items()}
+    return StageReport(
+        rows_in=int(result.best["train/rows"]),
+        rows_out=None,
+        metrics=metrics,
+        artifacts={MODEL: out, **{f"{BASELINE}{name}": path for name, (_, path) in baselines.items()}},
+    )
+
+
+def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, Any]:
+    """The samples version the run recorded and a fresh Ray run name (never resume an old one).
+
+    Stops with one line naming the split when the train or valid split is empty.
+    """
+    empty = [split for split in (S.TRAIN, S.VALID) if not summary.split_rows().get(split)]
+    if empty and summary.split_rows():
+        fc = cfg.features
+        raise ValueError(
+            f"the {' and '.join(empty)} split of samples v{summary.table_version(S.SAMPLES_TABLE)} is empty "
+            f"(train: days before {fc.valid_start}, valid: {fc.valid_start} to {fc.test_start} exclusive): "
+            "the events do not reach those days, or every exposure there still has an open attribution window "
+            f"(features.attribution_hours {fc.attribution_hours})"
+        )
+    samples = summary.table(S.SAMPLES_TABLE)
+    ensure_ray(cfg.ray)
+    return {
+        "samples_path": storage.arrow_uri(samples.path),
+        "samples_version": samples.version,
+        "storage_path": storage.arrow_uri(paths.ray(cfg.paths.root)),
+        "name": f"{kind}-{summary.run_id}-{new_run_id()}",
+    }
