@@ -36,15 +36,15 @@ from mtlrec import schema as S
 from mtlrec import tables
 from mtlrec.cli import main as mtlrec
 from mtlrec.config import load_config
-from mtlrec.layout import feature_layout, standardisation
+from mtlrec.layout import standardisation
 from mtlrec.models.artifact import load_model
 from mtlrec.models.batch import collate
 from mtlrec.run import paths
 from mtlrec.run.summary import RunSummary
-from mtlrec.scoring.stage import Model, last_feature_day
 from mtlrec.serving.candidates import candidate_pairs
-from mtlrec.serving.inference import with_predictions
+from mtlrec.serving.inference import ServedModel, with_predictions
 from mtlrec.serving.pairs import feature_pairs
+from mtlrec.serving.scored import last_feature_day
 from mtlrec.spark_session import get_spark
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,8 +55,8 @@ def materialise_inputs(args: argparse.Namespace, out: Path) -> tuple[int, int]:
     cfg = load_config(args.conf, [f"paths.root={args.root}", *args.overrides])
     spark = get_spark(cfg.spark)
     summary = RunSummary.load(cfg.paths.root)
-    model = Model.load(summary.artifact("model"))
-    day = last_feature_day(spark, cfg, summary.table_version(S.USER_FEATURES_TABLE))
+    model = ServedModel.load(summary.model_path())
+    day = last_feature_day(spark, root=cfg.paths.root, version=summary.table_version(S.USER_FEATURES_TABLE))
 
     def table(name: str, version: int) -> Any:
         return tables.read(spark, paths.table(cfg.paths.root, name), version)
@@ -72,9 +72,9 @@ def materialise_inputs(args: argparse.Namespace, out: Path) -> tuple[int, int]:
         users=users,
         items=items,
         cross=cross,
-        vocabulary=table(S.VOCABULARY_TABLE, model.tables[S.VOCABULARY_TABLE]["version"]),
-        stats=standardisation(table(S.FEATURE_STATS_TABLE, model.tables[S.FEATURE_STATS_TABLE]["version"])),
-        layout=feature_layout(model.config.model, model.tasks),
+        vocabulary=table(S.VOCABULARY_TABLE, model.tables[S.VOCABULARY_TABLE].version),
+        stats=standardisation(table(S.FEATURE_STATS_TABLE, model.tables[S.FEATURE_STATS_TABLE].version)),
+        layout=model.layout,
     )
     inputs.write.mode("overwrite").parquet(str(out))
     return spark.read.parquet(str(out)).count(), spark.sparkContext.defaultParallelism
@@ -84,10 +84,10 @@ def spark_inference(args: argparse.Namespace, inputs: Path) -> float:
     cfg = load_config(args.conf, [f"paths.root={args.root}", *args.overrides])
     spark = get_spark(cfg.spark)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.score.batch_size))
-    model = Model.load(RunSummary.load(cfg.paths.root).artifact("model"))
+    model = ServedModel.load(RunSummary.load(cfg.paths.root).model_path())
     df = spark.read.parquet(str(inputs))
     began = time.perf_counter()
-    scored = with_predictions(df, model_path=model.path, tasks=model.tasks, keep=[S.USER_ID, S.ITEM_ID])
+    scored = with_predictions(df, model=model, keep=[S.USER_ID, S.ITEM_ID])
     scored.write.format("noop").mode("overwrite").save()
     return time.perf_counter() - began
 
@@ -151,7 +151,7 @@ def main() -> int:
     code = mtlrec(["score", "--conf", args.conf, *sets])
     if code != 0:
         raise SystemExit(f"mtlrec score failed ({code})")
-    stage = RunSummary.load(str(Path(args.root).resolve())).data["stages"]["score"]
+    stage = RunSummary.load(str(Path(args.root).resolve())).stages["score"].to_dict()
     shutil.rmtree(scratch, ignore_errors=True)
 
     ceiling_pps = pairs / one_core_s

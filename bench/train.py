@@ -56,7 +56,7 @@ MODEL = [
 
 
 def in_memory_batches(cfg: Config, path: str, version: int, max_rows: int | None) -> list[Batch]:
-    layout = feature_layout(cfg.model, cfg.train.tasks)
+    layout = feature_layout(cfg.train.tasks)
     table = deltalake.DeltaTable(path, version=version)
     names = {f.name for f in table.schema().fields}
     columns = [*layout.columns, *cfg.train.tasks, *([WEIGHT] if WEIGHT in names else [])]

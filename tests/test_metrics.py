@@ -4,8 +4,23 @@ import math
 
 import numpy as np
 import pytest
+from pyspark.sql import SparkSession
+from pyspark.testing import assertDataFrameEqual
+from sklearn.metrics import log_loss, roc_auc_score
 
-from mtlrec.metrics import auc, auc_from_counts, gauc, logloss
+from mtlrec.metrics import (
+    ScoreHistogram,
+    auc,
+    auc_from_counts,
+    calibration_curve,
+    gauc,
+    gauc_column,
+    logloss,
+    logloss_column,
+    score_bins,
+    task_metrics,
+    user_auc,
+)
 
 
 def pairwise_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -110,3 +125,153 @@ def test_a_row_weight_of_two_counts_like_the_row_twice() -> None:
     assert gauc(labels, probs, users, weights) == pytest.approx(
         gauc(labels[twice], probs[twice], users[twice]), abs=1e-12
     )
+
+
+# --- checked against scikit-learn: the reference a reader trusts ---
+
+
+def _sample(seed: int, rows: int = 400, levels: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, levels, size=rows) / levels  # ties on purpose
+    labels = (rng.random(rows) < 0.2 + 0.6 * scores).astype(np.float64)
+    users = rng.integers(0, 12, size=rows)
+    return labels, scores, users
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_driver_auc_logloss_and_weighted_auc_equal_scikit_learn(seed: int) -> None:
+    labels, scores, _ = _sample(seed)
+    weights = np.random.default_rng(seed).uniform(0.5, 3.0, size=len(labels))
+    probs = np.clip(scores, 0.01, 0.99)
+
+    assert auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert auc(labels, scores, weights) == pytest.approx(
+        roc_auc_score(labels, scores, sample_weight=weights), abs=1e-12
+    )
+    assert logloss(labels, probs, weights) == pytest.approx(log_loss(labels, probs, sample_weight=weights), rel=1e-9)
+
+
+def sklearn_gauc(labels: np.ndarray, scores: np.ndarray, users: np.ndarray) -> float:
+    """Per-user scikit-learn AUC, weighted by the user's rows; one-class users left out."""
+    total = weight = 0.0
+    for user in np.unique(users):
+        sel = users == user
+        if 0 < labels[sel].sum() < sel.sum():
+            total += roc_auc_score(labels[sel], scores[sel]) * sel.sum()
+            weight += sel.sum()
+    return total / weight
+
+
+def test_driver_gauc_equals_per_user_scikit_learn_auc_weighted_by_rows() -> None:
+    labels, scores, users = _sample(3)
+
+    assert gauc(labels, scores, users) == pytest.approx(sklearn_gauc(labels, scores, users), abs=1e-12)
+    per_task = task_metrics(labels[:, None], scores[:, None], ("click",), groups=users)["click"]
+    assert per_task["gauc"] == pytest.approx(sklearn_gauc(labels, scores, users), abs=1e-12)
+
+
+def test_spark_histogram_auc_user_gauc_and_logloss_equal_scikit_learn(spark: SparkSession) -> None:
+    labels, scores, users = _sample(4, levels=50)
+    probs = np.clip(scores, 0.01, 0.99)
+    rows = [(str(u), float(y), float(s), float(p)) for u, y, s, p in zip(users, labels, scores, probs, strict=True)]
+    df = spark.createDataFrame(rows, "user_id string, click double, score double, p double")
+
+    # 100 bins of 0.01: each of the 50 score levels falls alone in its bin, so the histogram is exact
+    counts = score_bins(df, label="click", score="score", bins=100).orderBy("bin").collect()
+    hist = ScoreHistogram(
+        bins=100,
+        index=np.array([r["bin"] for r in counts], dtype=float),
+        pos=np.array([r["pos"] for r in counts], dtype=float),
+        neg=np.array([r["neg"] for r in counts], dtype=float),
+    )
+    per_user = user_auc(df, user="user_id", label="click", score="score")
+    aggregates = df.agg(logloss_column("click", "p").alias("loss")).first()
+    gauc_row = per_user.agg(gauc_column().alias("gauc")).first()
+
+    assert hist.auc() == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert gauc_row is not None and gauc_row["gauc"] == pytest.approx(sklearn_gauc(labels, scores, users), abs=1e-12)
+    assert aggregates is not None and aggregates["loss"] == pytest.approx(log_loss(labels, probs), rel=1e-9)
+
+
+def test_calibration_curve_groups_equal_rows_in_score_order_with_their_mean_prediction_and_rate() -> None:
+    # five bins of 4 rows at scores 0.05, 0.25, 0.45, 0.65, 0.85 with 0..4 positives
+    hist = ScoreHistogram(
+        bins=10,
+        index=np.array([0.0, 2.0, 4.0, 6.0, 8.0]),
+        pos=np.array([0.0, 1.0, 2.0, 3.0, 4.0]),
+        neg=np.array([4.0, 3.0, 2.0, 1.0, 0.0]),
+    )
+
+    five = calibration_curve(hist, groups=5)
+    two = calibration_curve(hist, groups=2)
+
+    assert five == {
+        "predicted": pytest.approx([0.05, 0.25, 0.45, 0.65, 0.85]),
+        "observed": pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0]),
+        "rows": [4.0] * 5,
+    }
+    # halves by rows: the bins whose middle row is in the first 10 rows (12 rows), then the rest (8)
+    assert two == {
+        "predicted": pytest.approx([(0.05 + 0.25 + 0.45) / 3, (0.65 + 0.85) / 2]),
+        "observed": pytest.approx([3 / 12, 7 / 8]),
+        "rows": [12.0, 8.0],
+    }
+
+
+# --- the Spark aggregates on hand-checked rows ---
+
+
+def test_score_bins_count_positives_and_negatives_per_bin_with_one_in_the_last_bin(spark: SparkSession) -> None:
+    df = spark.createDataFrame(
+        [(1.0, 0.0), (0.0, 0.24), (0.0, 0.25), (1.0, 0.25), (1.0, 0.99), (0.0, 1.0)],
+        "click double, p_click double",
+    )
+
+    actual = score_bins(df, label="click", score="p_click", bins=4)
+
+    # bins of width 0.25; an empty bin (2) has no row
+    expected = spark.createDataFrame([(0, 1, 1), (1, 1, 1), (3, 1, 1)], "bin int, pos long, neg long")
+    assertDataFrameEqual(actual, expected)
+
+
+def test_binned_counts_give_the_exact_auc_when_each_bin_holds_one_score_level(spark: SparkSession) -> None:
+    labels = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    scores = np.array([0.05, 0.05, 0.35, 0.95, 0.65, 0.35])
+    df = spark.createDataFrame(list(zip(labels.tolist(), scores.tolist(), strict=False)), "y double, s double")
+
+    rows = score_bins(df, label="y", score="s", bins=10).orderBy("bin").collect()
+
+    binned = auc_from_counts(np.array([r["pos"] for r in rows]), np.array([r["neg"] for r in rows]))
+    assert binned == pytest.approx(auc(labels, scores), abs=1e-12)
+
+
+def test_logloss_aggregate_equals_the_numpy_logloss_including_clipped_rows(spark: SparkSession) -> None:
+    labels = [1.0, 0.0, 1.0, 0.0, 1.0]
+    probs = [0.9, 0.2, 0.5, 1.0, 0.0]  # the last two are certain and wrong: clipped
+    df = spark.createDataFrame(list(zip(labels, probs, strict=False)), "purchase double, p_purchase double")
+
+    row = df.agg(logloss_column("purchase", "p_purchase").alias("loss")).first()
+
+    assert row is not None
+    assert row["loss"] == pytest.approx(logloss(np.array(labels), np.array(probs)), rel=1e-9)
+
+
+def test_user_auc_matches_the_pairwise_count_per_user_and_skips_one_class_users(spark: SparkSession) -> None:
+    rows = [
+        # u1: positives at 0.9 and 0.5 (tied with a negative), negatives at 0.5 and 0.1
+        ("u1", 1.0, 0.9), ("u1", 1.0, 0.5), ("u1", 0.0, 0.5), ("u1", 0.0, 0.1),
+        # u2: the positive ranks below the negative
+        ("u2", 1.0, 0.2), ("u2", 0.0, 0.3),
+        # u3: only negatives, no AUC
+        ("u3", 0.0, 0.4), ("u3", 0.0, 0.6),
+    ]  # fmt: skip
+    df = spark.createDataFrame(rows, "user_id string, click double, p_click double")
+
+    actual = user_auc(df, user="user_id", label="click", score="p_click")
+
+    # u1 pairs (pos, neg): (0.9,0.5)=1 (0.9,0.1)=1 (0.5,0.5)=0.5 (0.5,0.1)=1 -> 3.5 / 4
+    expected = spark.createDataFrame([("u1", 0.875, 4), ("u2", 0.0, 2)], "user_id string, auc double, rows long")
+    assertDataFrameEqual(actual, expected)
+    weighted = actual.agg(gauc_column().alias("g")).first()
+    assert weighted is not None
+    assert weighted["g"] == pytest.approx((0.875 * 4 + 0.0 * 2) / 6)

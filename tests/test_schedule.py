@@ -10,7 +10,7 @@ import pytest
 from mtlrec import schedule
 from mtlrec.cli import main
 from mtlrec.config import load_config
-from mtlrec.run.summary import RunSummary, StageReport
+from mtlrec.run.summary import RunSummary, StageReport, previous_model
 
 D = dt.date(2026, 11, 5)
 
@@ -69,10 +69,10 @@ def test_warm_start_takes_the_latest_earlier_dated_model(tmp_path: Path) -> None
     _summary(tmp_path, dt.date(2026, 11, 4), {"train": 1})  # no model that day
     _summary(tmp_path, dt.date(2026, 11, 6), {"valid": 1}, model="/m/6")  # later: not a source
     RunSummary.new(str(tmp_path), {}, run_id="20261105T000000000000Z").save()  # undated run
-    assert schedule.previous_model(str(tmp_path), "20261105") == "/m/3"
-    assert schedule.previous_model(str(tmp_path), "20261103") == "/m/2"
-    assert schedule.previous_model(str(tmp_path), "20261102") is None
-    assert schedule.previous_model(str(tmp_path / "nothing"), "20261105") is None
+    assert previous_model(str(tmp_path), "20261105") == "/m/3"
+    assert previous_model(str(tmp_path), "20261103") == "/m/2"
+    assert previous_model(str(tmp_path), "20261102") is None
+    assert previous_model(str(tmp_path / "nothing"), "20261105") is None
 
 
 @pytest.mark.parametrize(

@@ -19,11 +19,11 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from mtlrec import metrics as M
 from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.config import Config
 from mtlrec.evaluation import transforms as T
-from mtlrec.evaluation.curves import ScoreHistogram, calibration_curve
 from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
 from mtlrec.run import paths
@@ -36,9 +36,9 @@ from mtlrec.spark_session import get_spark
 log = logging.getLogger(__name__)
 
 
-def histogram(df: DataFrame, *, label: str, score: str, bins: int) -> ScoreHistogram:
-    rows = T.score_bins(df, label=label, score=score, bins=bins).orderBy("bin").collect()
-    return ScoreHistogram(
+def histogram(df: DataFrame, *, label: str, score: str, bins: int) -> M.ScoreHistogram:
+    rows = M.score_bins(df, label=label, score=score, bins=bins).orderBy("bin").collect()
+    return M.ScoreHistogram(
         bins=bins,
         index=np.array([r["bin"] for r in rows], dtype=np.float64),
         pos=np.array([r["pos"] for r in rows], dtype=np.float64),
@@ -50,9 +50,9 @@ def task_metrics(predictions: DataFrame, *, task: str, bins: int) -> tuple[dict[
     """AUC, GAUC, logloss and calibration of one task, and its calibration curve."""
     prob = prob_column(task)
     hist = histogram(predictions, label=task, score=prob, bins=bins)
-    per_user = T.user_auc(predictions, user=S.USER_ID, label=task, score=prob)
-    row = predictions.agg(T.logloss(task, prob).alias("logloss"), F.avg(prob).alias("mean_p")).first()
-    gauc_row = per_user.agg(T.gauc().alias("gauc")).first()
+    per_user = M.user_auc(predictions, user=S.USER_ID, label=task, score=prob)
+    row = predictions.agg(M.logloss_column(task, prob).alias("logloss"), F.avg(prob).alias("mean_p")).first()
+    gauc_row = per_user.agg(M.gauc_column().alias("gauc")).first()
     assert row is not None and gauc_row is not None
     base = hist.base_rate()
     metrics = {
@@ -62,7 +62,7 @@ def task_metrics(predictions: DataFrame, *, task: str, bins: int) -> tuple[dict[
         "calibration": float(row["mean_p"]) / base if base > 0 else float("nan"),
         "base_rate": base,
     }
-    return metrics, calibration_curve(hist)
+    return metrics, M.calibration_curve(hist)
 
 
 def publish_report(root: str, run_id: str, **report: Any) -> str:

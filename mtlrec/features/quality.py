@@ -1,22 +1,24 @@
 """The train split's view of the dense features: normalisation statistics and the leakage guard.
 
 Both aggregate in Spark; only one row per feature (statistics) or per feature and
-label (AUC) reaches the driver. AUC is binned as in evaluation: positives and
-negatives per value bin, then Mann-Whitney over the bins in value order, where a bin
-with both counts one half. Values are binned over each feature's [min, max].
+label (AUC) reaches the driver. AUC is `metrics.grouped_auc` over value bins: positives
+and negatives per bin, Mann-Whitney over the bins in value order, where a bin with
+both counts one half. Values are binned over each feature's [min, max].
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from mtlrec import metrics as M
 from mtlrec import schema as S
+from mtlrec.metrics import AUC, NEG, POS
 
-AUC, POS, NEG = "auc", "pos", "neg"
 LABEL, VALUE, BIN = "label", "value", "bin"
 
 
@@ -49,31 +51,12 @@ def single_feature_auc(df: DataFrame, *, features: Sequence[str], labels: Sequen
     binned = long.join(F.broadcast(ranges), on=S.FEATURE, how="inner").withColumn(
         BIN, F.least(F.coalesce(F.floor(scaled * F.lit(bins)), F.lit(0)), F.lit(bins - 1))
     )
-    counts = binned.groupBy(S.FEATURE, BIN).agg(
-        *[F.count_if(F.col(y) > F.lit(0.5)).alias(f"{POS}_{y}") for y in labels],
-        *[F.count_if(F.col(y) <= F.lit(0.5)).alias(f"{NEG}_{y}") for y in labels],
-    )
-    per_label = F.explode(
-        F.array(
-            *[
-                F.struct(F.lit(y).alias(LABEL), F.col(f"{POS}_{y}").alias(POS), F.col(f"{NEG}_{y}").alias(NEG))
-                for y in labels
-            ]
-        )
-    )
-    rows = counts.select(S.FEATURE, BIN, per_label.alias("c")).select(S.FEATURE, BIN, "c.*")
-    below = Window.partitionBy(S.FEATURE, LABEL).orderBy(BIN).rowsBetween(Window.unboundedPreceding, -1)
-    ranked = rows.withColumn("neg_below", F.coalesce(F.sum(NEG).over(below), F.lit(0)))
-    wins = F.col(POS) * (F.col("neg_below") + F.lit(0.5) * F.col(NEG))
-    return (
-        ranked.groupBy(S.FEATURE, LABEL)
-        .agg(
-            F.try_divide(F.sum(wins), F.sum(POS).cast("double") * F.sum(NEG)).alias(AUC),
-            F.sum(POS).alias(POS),
-            F.sum(NEG).alias(NEG),
-        )
-        .select(S.FEATURE, LABEL, AUC, POS, NEG)
-    )
+    per_label = [
+        M.level_counts(binned, groups=[S.FEATURE], level=F.col(BIN), label=F.col(y)).withColumn(LABEL, F.lit(y))
+        for y in labels
+    ]
+    counts = functools.reduce(DataFrame.unionByName, per_label)
+    return M.grouped_auc(counts, groups=[S.FEATURE, LABEL]).select(S.FEATURE, LABEL, AUC, POS, NEG)
 
 
 @dataclass(frozen=True)

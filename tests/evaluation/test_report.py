@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mtlrec import metrics
-from mtlrec.evaluation.curves import ScoreHistogram, calibration_curve
 from mtlrec.evaluation.report import write_report
+from mtlrec.metrics import ScoreHistogram
 
 
 def test_histogram_auc_and_mean_prediction_follow_the_bin_counts() -> None:
@@ -22,19 +22,6 @@ def test_histogram_auc_and_mean_prediction_follow_the_bin_counts() -> None:
     assert hist.auc() == pytest.approx(metrics.auc(labels, scores))
     assert hist.mean_prediction() == pytest.approx(scores.mean())
     assert hist.base_rate() == pytest.approx(0.4)
-
-
-def test_calibration_curve_groups_rows_in_score_order_and_keeps_every_row() -> None:
-    hist = ScoreHistogram(
-        bins=100, index=np.arange(0, 100, 10, dtype=float), pos=np.arange(10, dtype=float), neg=np.full(10, 10.0)
-    )
-
-    curve = calibration_curve(hist, groups=5)
-
-    assert sum(curve["rows"]) == hist.rows
-    assert curve["predicted"] == sorted(curve["predicted"])
-    assert curve["observed"] == sorted(curve["observed"])  # positives grow with the score here
-    assert len(curve["predicted"]) == 5
 
 
 def test_report_writes_markdown_metrics_and_every_plot(tmp_path: Path) -> None:

@@ -38,16 +38,13 @@ def test_user_side_maps_the_click_sequence_to_item_indexes_padded_with_oov(spark
         [("u1", D1, *[1.0] * len(USER_DENSE), ["i2", "i9", "i1"]), ("u2", D1, *[2.0] * len(USER_DENSE), [])],
         f"user_id string, dt date, {dense}, user_click_items array<string>",
     )
-    user_index = spark.createDataFrame([("u1", 7)], "user_id string, user_idx long")
     item_index = spark.createDataFrame([("i1", 1), ("i2", 2)], "item_id string, item_idx long")
 
-    actual = user_side(
-        users, user_index=user_index, item_index=item_index, index_column="user_idx", sequence_length=4
-    ).select(S.USER_ID, S.DT, "user_idx", "user_click_seq")
+    actual = user_side(users, item_index=item_index, sequence_length=4).select(S.USER_ID, S.DT, "user_click_seq")
 
     expected = spark.createDataFrame(
-        [("u1", D1, 7, [2, 0, 1, 0]), ("u2", D1, 0, [0, 0, 0, 0])],
-        "user_id string, dt date, user_idx long, user_click_seq array<long>",
+        [("u1", D1, [2, 0, 1, 0]), ("u2", D1, [0, 0, 0, 0])],
+        "user_id string, dt date, user_click_seq array<long>",
     )
     assertDataFrameEqual(actual, expected)
 

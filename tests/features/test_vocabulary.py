@@ -9,7 +9,6 @@ from pyspark.testing import assertDataFrameEqual
 from mtlrec import schema as S
 from mtlrec.features.vocabulary import appended, id_counts
 from mtlrec.layout import SparseFeature, feature_layout, index_mapping, with_sparse_indices
-from mtlrec.models.config import ModelConfig
 
 DAY1, DAY2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 VOCAB_DDL = "feature string, id string, index long, count long, added date"
@@ -53,17 +52,17 @@ def test_a_first_vocabulary_starts_after_the_oov_index_per_feature(spark: SparkS
     assertDataFrameEqual(actual, expected)
 
 
-def test_ids_unknown_or_beyond_the_models_table_get_the_oov_index(spark: SparkSession) -> None:
+def test_unknown_ids_get_the_oov_index_and_indexes_do_not_depend_on_any_model_size(spark: SparkSession) -> None:
     vocab = spark.createDataFrame(
         [
             ("user_id", "u1", 1, 9, DAY1),
-            ("user_id", "u2", 4, 9, DAY1),  # the table has 4 rows: index 4 does not fit
+            ("user_id", "u2", 40_000, 9, DAY1),  # far beyond any small table: still its own index
             ("item_id", "u1", 2, 9, DAY1),  # same id string in another feature: not a user
             ("item_id", "i1", 3, 9, DAY1),
         ],
         VOCAB_DDL,
     )
-    layout = feature_layout(ModelConfig(user_buckets=4, item_buckets=4, category_buckets=4), ("click",))
+    layout = feature_layout(("click",))
     rows = spark.createDataFrame(
         [("u1", "i1", None), ("u2", "i9", "c1"), ("u3", None, "c1")],
         "user_id string, item_id string, category_id string",
@@ -74,7 +73,7 @@ def test_ids_unknown_or_beyond_the_models_table_get_the_oov_index(spark: SparkSe
     )
 
     expected = spark.createDataFrame(
-        [("u1", "i1", None, 1, 3, 0), ("u2", "i9", "c1", 0, 0, 0), ("u3", None, "c1", 0, 0, 0)],
+        [("u1", "i1", None, 1, 3, 0), ("u2", "i9", "c1", 40_000, 0, 0), ("u3", None, "c1", 0, 0, 0)],
         "user_id string, item_id string, category_id string, user_idx long, item_idx long, cat_idx long",
     )
     assertDataFrameEqual(actual, expected)
@@ -83,6 +82,6 @@ def test_ids_unknown_or_beyond_the_models_table_get_the_oov_index(spark: SparkSe
 def test_index_mapping_is_one_feature_of_the_vocabulary(spark: SparkSession) -> None:
     vocab = spark.createDataFrame([("item_id", "i1", 1, 2, DAY1), ("user_id", "i1", 7, 2, DAY1)], VOCAB_DDL)
 
-    actual = index_mapping(vocab, feature=SparseFeature("item_idx", S.ITEM_ID, 8))
+    actual = index_mapping(vocab, feature=SparseFeature("item_idx", S.ITEM_ID))
 
     assertDataFrameEqual(actual, spark.createDataFrame([("i1", 1)], "item_id string, item_idx long"))

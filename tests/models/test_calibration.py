@@ -32,7 +32,5 @@ def test_no_correction_at_keep_rate_one_or_without_a_click_task() -> None:
 
 
 def test_a_reweighted_model_needs_no_correction_an_unweighted_one_does() -> None:
-    down = ["features.negative_keep_rate=0.2"]
-
     assert keep_rate(reweight_negatives=True, negative_keep_rate=0.2) == 1.0  # the loss weighted negatives by 1 / 0.2
     assert keep_rate(reweight_negatives=False, negative_keep_rate=0.2) == 0.2
