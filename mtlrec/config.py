@@ -252,6 +252,13 @@ class ScoreConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    """`mtlrec export`: the run's model as a file an online server loads without mtlrec."""
+
+    format: str = "onnx"  # onnx or torchscript (`mtlrec export --format ...`)
+
+
+@dataclass(frozen=True)
 class MlflowConfig:
     """Optional MLflow tracking of each training run (`pip install 'mtlrec[mlflow]'`)."""
 
@@ -273,6 +280,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,6 +418,7 @@ _PARALLELISM = ("ddp", "fsdp")
 _TASK_WEIGHTING = ("fixed", "uncertainty", "gradnorm")
 _FORMATS = ("json", "csv", "parquet")
 _COMPRESSIONS = ("gzip", "bzip2", "none")
+_EXPORT_FORMATS = ("onnx", "torchscript")
 
 
 def validate(cfg: Config, *, source: str) -> None:
@@ -437,6 +446,10 @@ def validate(cfg: Config, *, source: str) -> None:
             "train.reweight_negatives: false needs the click task, to correct for features.negative_keep_rate",
         ),
         (cfg.evaluate.ranking_k >= 1, "evaluate.ranking_k must be >= 1"),
+        (
+            cfg.export.format in _EXPORT_FORMATS,
+            f"export.format must be one of {_EXPORT_FORMATS}, got {cfg.export.format!r}",
+        ),
         (
             not cfg.mlflow.tracking_uri or importlib.util.find_spec("mlflow") is not None,
             "mlflow.tracking_uri is set but MLflow is not installed: pip install 'mtlrec[mlflow]'",
