@@ -18,6 +18,7 @@ INSTALL_REQUIRES = [
     "tqdm==4.70.1",  # Ray Data progress bars
     "matplotlib==3.11.2",  # evaluation report plots
 ]
+EXPORT_REQUIRES = ["onnx==1.23.2", "onnxruntime==1.32.0", "onnxscript==0.7.2"]
 
 setup(
     name="mtlrec",
@@ -29,7 +30,18 @@ setup(
     extras_require={
         # MLflow tracking of training runs (config `mlflow.tracking_uri`), off by default
         "mlflow": ["mlflow-skinny==3.17.2"],
-        "dev": ["pytest==9.2.0", "ruff==0.17.5", "mypy==2.4.1", "mlflow-skinny==3.17.2"],
+        # `mtlrec export`: torch's ONNX exporter (dynamo) needs onnx and onnxscript;
+        # onnxruntime runs the exported file in the tests and the benchmark
+        "export": EXPORT_REQUIRES,
+        # scikit-learn: reference implementations the metric tests compare against
+        "dev": [
+            "pytest==9.2.0",
+            "ruff==0.17.5",
+            "mypy==2.4.1",
+            "mlflow-skinny==3.17.2",
+            "scikit-learn==1.9.1",
+            *EXPORT_REQUIRES,
+        ],
     },
     entry_points={"console_scripts": ["mtlrec = mtlrec.cli:main"]},
 )

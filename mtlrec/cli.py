@@ -4,6 +4,7 @@
     mtlrec train --conf conf/local.yaml --set train.epochs=5
     mtlrec run --date 2026-11-03                      # one run date, as a scheduler runs it
     mtlrec backfill --from 2026-11-01 --to 2026-11-07
+    mtlrec export --format onnx                       # the latest run's model, for a server
 
 A stage on its own continues the latest run (`<root>/runs/latest.json`), reading the
 table versions and artifacts earlier stages recorded there; `run` starts a new one.
@@ -38,8 +39,9 @@ STAGES = {
     "evaluate": "mtlrec.evaluation.stage",
     "score": "mtlrec.scoring.stage",
 }
-# subcommands that are not pipeline stages: `tune` trains like `train`, over a search space
-COMMANDS = {**STAGES, "tune": "mtlrec.train.tune"}
+# subcommands that are not pipeline stages: `tune` trains like `train`, over a search space;
+# `export` writes the run's model for an online server
+COMMANDS = {**STAGES, "tune": "mtlrec.train.tune", "export": "mtlrec.export.stage"}
 
 
 def _date(text: str) -> dt.date:
@@ -71,6 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--from", dest="first", type=_date, help="backfill: first run date")
     parser.add_argument("--to", dest="last", type=_date, help="backfill: last run date (inclusive)")
     parser.add_argument("--force", action="store_true", help="dated runs: run again the stages a date completed")
+    parser.add_argument("--format", help="export: onnx (default) or torchscript; same as --set export.format=...")
     parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="json: one JSON object per log line"
     )
@@ -81,6 +84,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--date goes with run or one of the stages {', '.join(schedule.DATED_STAGES)}")
     if (args.first or args.last) and args.stage != "backfill":
         parser.error("--from/--to (run dates) go with backfill")
+    if args.format and args.stage != "export":
+        parser.error("--format goes with export")
     if args.run_id is not None:
         try:
             paths.check_run_id(args.run_id)
@@ -217,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_format)
     try:
-        cfg = load_config(args.conf, args.overrides)
+        format_override = [f"export.format={args.format}"] if args.format else []
+        cfg = load_config(args.conf, [*args.overrides, *format_override])
     except ConfigError as err:
         print(f"mtlrec: config error: {err}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from mtlrec.evaluation.config import EvaluateConfig
+from mtlrec.export.config import ExportConfig
 from mtlrec.features.config import FeaturesConfig
 from mtlrec.generate.config import GenerateConfig
 from mtlrec.ingest.config import IngestConfig, InputConfig
@@ -82,6 +83,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,6 +231,7 @@ def validate(cfg: Config, *, source: str) -> None:
         *cfg.tune.checks(),
         *cfg.evaluate.checks(),
         *cfg.score.checks(cfg.train.tasks),
+        *cfg.export.checks(),
         (
             cfg.train.reweight_negatives or cfg.features.negative_keep_rate >= 1.0 or "click" in cfg.train.tasks,
             "train.reweight_negatives: false needs the click task, to correct for features.negative_keep_rate",

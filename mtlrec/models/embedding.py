@@ -85,5 +85,7 @@ class FeatureEmbedding(nn.Module):
             gram = stacked @ stacked.transpose(1, 2)  # [B, S, S]
             dots = gram[:, self.pairs[0], self.pairs[1]]  # [B, S*(S-1)/2]
         else:
-            dots = batch.dense.new_zeros((len(batch), 0))  # [B, 0]
+            # the batch size as a tensor dimension, not `len(batch)`: an int fixes the batch
+            # size of an exported graph (ONNX, TorchScript) to the example's
+            dots = batch.dense.new_zeros((batch.dense.shape[0], 0))  # [B, 0]
         return Inputs(x=torch.cat([*embedded, batch.dense, dots], dim=1), dots=dots)  # [B, out_dim], [B, P]
