@@ -18,7 +18,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.inference import prob_column
+from mtlrec.serving.inference import prob_column
 
 DENSE_INPUT = "dense"
 BATCH_AXIS = "batch"

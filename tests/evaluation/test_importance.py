@@ -16,9 +16,10 @@ from mtlrec.evaluation.importance import (
     plot_importance,
 )
 from mtlrec.layout import FeatureLayout, SparseFeature, feature_layout
-from mtlrec.models import build_loss, build_model, collate
+from mtlrec.models import build_model, collate
 from mtlrec.models.config import ModelConfig
 from mtlrec.train.config import TrainConfig
+from mtlrec.train.loss import build_loss
 
 TASKS = ("click", "purchase")
 CFG = ModelConfig(
