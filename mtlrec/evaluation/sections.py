@@ -49,8 +49,11 @@ def cell(value: Any) -> str:
 
 
 def markdown_table(table: Table) -> list[str]:
+    def md(value: Any) -> str:  # a raw record may hold pipes and line breaks
+        return cell(value).replace("|", "\\|").replace("\n", " ")
+
     lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
-    return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
+    return lines + ["| " + " | ".join(md(v) for v in row) + " |" for row in table.rows]
 
 
 def to_markdown(title: str, sections: list[Section]) -> str:
