@@ -7,6 +7,7 @@ curves, per-epoch history), so it runs on the driver and is tested without Spark
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -100,7 +101,7 @@ def uplift_table(uplift: dict[str, dict[str, dict[str, float]]]) -> Table:
     return Table(["baseline", "task", "AUC uplift", "GAUC uplift", "logloss change"], rows)
 
 
-def metric_sections(metrics: dict[str, Any], images: list[Image]) -> list[Section]:
+def metric_sections(metrics: Mapping[str, Any], images: list[Image]) -> list[Section]:
     """The sections of report.md: test metrics, oracle, thresholds, baselines, ranking, plots.
 
     `metrics` holds `test` (task -> auc, gauc, logloss, calibration, ...), optional

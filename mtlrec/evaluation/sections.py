@@ -32,7 +32,12 @@ class Image:
     path: str
 
 
-Block = str | Table | Image  # a str is a paragraph (markdown inline code allowed)
+@dataclass(frozen=True)
+class Bullets:
+    items: list[str]
+
+
+Block = str | Table | Image | Bullets  # a str is a paragraph (markdown inline code allowed)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ def to_markdown(title: str, sections: list[Section]) -> str:
         for block in section.blocks:
             if isinstance(block, Table):
                 lines += [""] + markdown_table(block)
+            elif isinstance(block, Bullets):
+                lines += [""] + [f"- {item}" for item in block.items]
             elif isinstance(block, str):
                 lines += ["", block]
         if images:
