@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 # the tables a model is trained from, whose versions its metadata must record
 LINEAGE = (S.EVENTS_TABLE, S.USER_FEATURES_TABLE, S.ITEM_FEATURES_TABLE, S.SAMPLES_TABLE)
 # tables of later stages, which a model does not come from
-DOWNSTREAM = (S.RECOMMENDATIONS_TABLE,)
+DOWNSTREAM = (
+    S.RECOMMENDATIONS_TABLE,
+    S.BEHAVIOUR_FUNNEL_DAILY_TABLE,
+    S.BEHAVIOUR_FUNNEL_CATEGORY_TABLE,
+    S.BEHAVIOUR_COHORTS_TABLE,
+    S.BEHAVIOUR_CATEGORY_TRENDS_TABLE,
+)
 
 
 def model_path(root: str, run_id: str) -> str:
