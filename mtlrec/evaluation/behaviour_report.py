@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import NullFormatter
 
 from mtlrec import schema as S
 from mtlrec.evaluation.sections import Image, Section, Table, save_figure
@@ -29,6 +29,7 @@ RATES = {
 }
 FUNNEL_HEADER = ["impressions", "clicks", "carts", "purchases", *RATES.values()]
 FUNNEL_COLUMNS = [S.IMPRESSIONS, S.CLICKS, S.CARTS, S.PURCHASES, *RATES]
+GROWTH_TICKS = (0.1, 0.2, 0.33, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,14 @@ def _value(v: Any) -> float:
 
 def plot_funnel(path: str, daily: Sequence[Row]) -> str:
     days = [str(r[S.DT]) for r in daily]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(days)), 3.8))
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.6 * len(days) + 2.5), 3.8))
     for column, label in RATES.items():
         values = [_value(r[column]) for r in daily]
         if not all(math.isnan(v) for v in values):
             ax.plot(days, values, marker="o", label=label)
-    ax.set(title="funnel rates per day", ylabel="rate")
+    ax.set(title="funnel rates per day", ylabel="rate", ylim=(0, None))
     ax.tick_params(axis="x", labelrotation=30)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return save_figure(fig, path)
 
 
@@ -98,8 +99,10 @@ def plot_trends(path: str, growing: Sequence[Row], shrinking: Sequence[Row]) -> 
     ax.barh(labels[::-1], widths, left=1.0, color=["tab:green" if w >= 0 else "tab:red" for w in widths])
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    low, high = min([1.0, *values]), max([1.0, *values])
+    ticks = [t for t in GROWTH_TICKS if low / 1.1 <= t <= high * 1.1]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(title="click growth per category: (recent + 1) / (previous + 1)", xlabel="growth (log scale)")
     return save_figure(fig, path)
 

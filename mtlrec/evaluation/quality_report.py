@@ -10,6 +10,7 @@ rows (a few per run date and reason) into report sections and a plot.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,16 +68,36 @@ def reason_examples(quarantine: DataFrame, *, max_chars: int = EXAMPLE_CHARS) ->
 def plot_outcomes(path: str, daily: Sequence[Mapping[str, Any]]) -> str:
     """Stacked bars per run date: clean, duplicates, quarantined (together the records read)."""
     days = [str(r[S.DT]) for r in daily]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(days)), 3.5))
+    fig, (counts, shares) = plt.subplots(1, 2, figsize=(max(9.0, 1.2 * len(days)), 3.8))
     bottom = [0] * len(days)
     for column in (S.CLEAN, S.DUPLICATES, S.QUARANTINED):
         values = [int(r[column]) for r in daily]
-        ax.bar(days, values, bottom=bottom, label=column)
+        counts.bar(days, values, bottom=bottom, label=column)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set(title="records read per run date, by outcome", ylabel="records")
-    ax.tick_params(axis="x", labelrotation=30)
-    ax.legend()
+    counts.set(title="records read per run date, by outcome", ylabel="records", ylim=(0, 1.25 * max(bottom, default=1)))
+    counts.legend(loc="upper center", ncol=3)
+    # the rejected few are invisible beside the clean records: their shares on their own scale
+    stacked = [0.0] * len(days)
+    for colour, column in (("tab:orange", S.DUPLICATES), ("tab:green", S.QUARANTINED)):
+        share = [int(r[column]) / int(r[S.READ]) if r[S.READ] else 0.0 for r in daily]
+        shares.bar(days, share, bottom=stacked, color=colour, label=column)
+        stacked = [b + v for b, v in zip(stacked, share, strict=True)]
+    shares.set(title="share of the records read", ylabel="share")
+    shares.legend()
+    for ax in (counts, shares):
+        ax.tick_params(axis="x", labelrotation=30)
     return save_figure(fig, path)
+
+
+def reason_table(by_reason: Sequence[Mapping[str, Any]]) -> Table:
+    """Run dates (rows) by reason (columns, most records first); a dash where a reason took nothing."""
+    totals: Counter[str] = Counter()
+    cells: dict[str, dict[str, int]] = {}
+    for r in by_reason:
+        totals[r[S.REASON]] += int(r[S.RECORDS])
+        cells.setdefault(str(r[S.DT]), {})[r[S.REASON]] = int(r[S.RECORDS])
+    reasons = [reason for reason, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return Table(["run date", *reasons], [[day, *[row.get(x) for x in reasons]] for day, row in sorted(cells.items())])
 
 
 def quality_sections(
@@ -96,10 +117,7 @@ def quality_sections(
         Image("ingest_outcomes", plot_outcomes(os.path.join(out_dir, "ingest_outcomes.png"), daily)),
     ]
     if by_reason:
-        table = Table(
-            ["run date", "reason", "records"], [[str(r[S.DT]), r[S.REASON], int(r[S.RECORDS])] for r in by_reason]
-        )
-        blocks += ["Quarantined records per run date and reason:", table]
+        blocks += ["Quarantined records per run date and reason:", reason_table(by_reason)]
     if examples:
         total = sum(int(r[S.RECORDS]) for r in examples)
         rows = [

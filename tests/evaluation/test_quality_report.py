@@ -63,15 +63,17 @@ def test_reason_examples_take_the_first_record_by_date_file_and_text_cut_to_max_
 def test_quality_sections_table_every_run_date_plot_outcomes_and_show_one_example_per_reason(tmp_path: Path) -> None:
     daily = [
         {"dt": D1, "read": 10, "clean": 7, "duplicates": 1, "quarantined": 2, "late": 0},
-        {"dt": D2, "read": 5, "clean": 5, "duplicates": 0, "quarantined": 0, "late": 1},
+        {"dt": D2, "read": 5, "clean": 4, "duplicates": 0, "quarantined": 1, "late": 1},
     ]
-    by_reason = [{"dt": D1, "reason": "bot", "records": 2}]
+    by_reason = [{"dt": D1, "reason": "bot", "records": 2}, {"dt": D2, "reason": "bad_price", "records": 1}]
     examples = [{"reason": "bot", "records": 2, "example_dt": D1, "example_file": "a.json", "example": '{"a": "|"}'}]
 
     (section,) = quality_sections(daily, by_reason, examples, str(tmp_path))
 
     tables = [b for b in section.blocks if isinstance(b, Table)]
-    assert tables[0].rows == [["2026-11-01", 10, 7, 1, 2, 0, 0.2], ["2026-11-02", 5, 5, 0, 0, 1, 0.0]]
+    assert tables[0].rows == [["2026-11-01", 10, 7, 1, 2, 0, 0.2], ["2026-11-02", 5, 4, 0, 1, 1, 0.2]]
+    # run dates by reason, the reason with the most records first
+    assert tables[1] == Table(["run date", "bot", "bad_price"], [["2026-11-01", 2, None], ["2026-11-02", None, 1]])
     assert tables[-1].rows == [["bot", 2, 1.0, "2026-11-01 a.json", '{"a": "|"}']]
     (image,) = [b for b in section.blocks if isinstance(b, Image)]
     assert Path(image.path).read_bytes()[:4] == b"\x89PNG"
