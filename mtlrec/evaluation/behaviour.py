@@ -14,16 +14,6 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 
 COUNTS = ((S.IMPRESSION, S.IMPRESSIONS), (S.CLICK, S.CLICKS), (S.CART, S.CARTS), (S.PURCHASE, S.PURCHASES))
-FUNNEL_COLUMNS = [
-    S.IMPRESSIONS,
-    S.CLICKS,
-    S.CARTS,
-    S.PURCHASES,
-    S.CTR,
-    S.CART_RATE,
-    S.CVR,
-    S.PURCHASE_RATE,
-]
 TREND_DAYS = 7
 
 
