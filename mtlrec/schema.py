@@ -74,6 +74,36 @@ BOARD = "board"  # expected_purchases, category_expected_purchases, trending
 VALUE = "value"  # what the board ranks by
 RUN_ID = "run_id"
 
+# behaviour report columns (evaluation/behaviour.py)
+IMPRESSIONS = "impressions"
+CLICKS = "clicks"
+CARTS = "carts"
+PURCHASES = "purchases"
+CTR = "ctr"  # clicks / impressions
+CART_RATE = "cart_rate"  # carts / clicks
+CVR = "cvr"  # purchases / clicks
+PURCHASE_RATE = "purchase_rate"  # purchases / impressions
+COHORT_WEEK = "cohort_week"  # Monday of the week of a user's first event
+WEEK_OFFSET = "week_offset"  # weeks since the cohort week
+COHORT_SIZE = "cohort_size"
+ACTIVE_USERS = "active_users"
+BUYERS = "buyers"
+RETURN_RATE = "return_rate"  # active users / cohort size
+PURCHASE_SHARE = "purchase_share"  # buyers / cohort size
+WINDOW_DAYS = "window_days"  # days in each of the two windows a trend compares
+RECENT_CLICKS = "recent_clicks"
+PREVIOUS_CLICKS = "previous_clicks"
+RECENT_PURCHASES = "recent_purchases"
+PREVIOUS_PURCHASES = "previous_purchases"
+CLICK_GROWTH = "click_growth"  # (recent + 1) / (previous + 1)
+PURCHASE_GROWTH = "purchase_growth"
+
+# data-quality report columns (evaluation/quality_report.py)
+RECORDS = "records"
+EXAMPLE_DT = "example_dt"
+EXAMPLE_FILE = "example_file"
+EXAMPLE = "example"  # the raw text of a reason's first record, truncated for display
+
 # Delta table names under <root>/tables/
 TRUTH_TABLE = "truth"
 EVENTS_TABLE = "events"
@@ -89,6 +119,11 @@ FEATURE_STATS_TABLE = "feature_stats"
 SAMPLES_TABLE = "samples"
 RECOMMENDATIONS_TABLE = "recommendations"
 LEADERBOARD_TABLE = "leaderboard"
+# small aggregates of `events` for the report, overwritten by every evaluate
+BEHAVIOUR_FUNNEL_DAILY_TABLE = "behaviour_funnel_daily"
+BEHAVIOUR_FUNNEL_CATEGORY_TABLE = "behaviour_funnel_category"
+BEHAVIOUR_COHORTS_TABLE = "behaviour_cohorts"
+BEHAVIOUR_CATEGORY_TRENDS_TABLE = "behaviour_category_trends"
 
 # The raw log as written by `generate` and read by `ingest`: every field a string or
 # number exactly as a producer would send it; `ingest` decides what is valid.

@@ -48,7 +48,8 @@ def test_run_records_every_stage_with_timings_and_test_metrics(run_summary: dict
         assert 0.5 < run_summary["metrics"]["oracle"][task]["auc"] <= 1.0
     report = Path(run_summary["artifacts"]["report"])
     files = {"report.md", "metrics.json", "calibration.png", "learning_curves.png", "task_auc.png", "ranking.png"}
-    assert files <= {p.name for p in report.iterdir()}
+    assert files | {"report.html"} <= {p.name for p in report.iterdir()}
+    assert run_summary["metrics"]["report_extras_seconds"] > 0
 
 
 @pytest.mark.slow
@@ -90,6 +91,10 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
         S.SAMPLES_TABLE,
         S.RECOMMENDATIONS_TABLE,
         S.LEADERBOARD_TABLE,
+        S.BEHAVIOUR_FUNNEL_DAILY_TABLE,
+        S.BEHAVIOUR_FUNNEL_CATEGORY_TABLE,
+        S.BEHAVIOUR_COHORTS_TABLE,
+        S.BEHAVIOUR_CATEGORY_TRENDS_TABLE,
     }
     assert set(run_summary["tables"]) == expected
     for name, table in run_summary["tables"].items():

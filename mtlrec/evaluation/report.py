@@ -7,22 +7,13 @@ curves, per-epoch history), so it runs on the driver and is tested without Spark
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-
-from mtlrec import storage  # noqa: E402
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    def cell(value: Any) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+from mtlrec import storage
+from mtlrec.evaluation.sections import Block, Image, Section, Table, save_figure, to_markdown
 
 
 def plot_calibration(path: str, curves: dict[str, dict[str, list[float]]]) -> None:
@@ -34,9 +25,7 @@ def plot_calibration(path: str, curves: dict[str, dict[str, list[float]]]) -> No
         ax.set(title=f"calibration: {task}", xlabel="mean predicted", ylabel="observed rate")
         ax.set(xlim=(0, top), ylim=(0, top))
         ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_learning_curves(path: str, history: list[dict[str, Any]], tasks: list[str]) -> None:
@@ -48,9 +37,7 @@ def plot_learning_curves(path: str, history: list[dict[str, Any]], tasks: list[s
         auc_ax.plot(epochs, [h[f"valid/{task}_auc"] for h in history], marker="o", label=task)
     auc_ax.set(title="validation AUC", xlabel="epoch", ylabel="AUC")
     auc_ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_task_auc(path: str, test: dict[str, dict[str, float]], oracle: dict[str, dict[str, float]]) -> None:
@@ -64,9 +51,7 @@ def plot_task_auc(path: str, test: dict[str, dict[str, float]], oracle: dict[str
     ax.set_xticks(list(x), tasks)
     ax.set(title="test AUC per task", ylabel="AUC", ylim=(0.4, 1.0))
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_ranking(path: str, ranking: dict[str, dict[str, float]], k: int) -> None:
@@ -79,79 +64,90 @@ def plot_ranking(path: str, ranking: dict[str, dict[str, float]], k: int) -> Non
     ax.set_xticks(list(x), keys, rotation=20, ha="right")
     ax.set(title="ranking on the test days' purchases, per model/strategy")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+COLUMNS = ["auc", "gauc", "logloss", "calibration"]
+
+
+def write_plots(out_dir: str, *, metrics: dict[str, Any], history: list[dict[str, Any]]) -> list[Image]:
+    """The report's PNGs under `out_dir`: calibration, learning curves, AUC per task, ranking."""
+    test, oracle = metrics["test"], metrics.get("oracle", {})
+    images = [Image("calibration", os.path.join(out_dir, "calibration.png"))]
+    plot_calibration(images[-1].path, metrics["calibration_curve"])
+    if history:
+        images.append(Image("learning_curves", os.path.join(out_dir, "learning_curves.png")))
+        plot_learning_curves(images[-1].path, history, list(test))
+    images.append(Image("task_auc", os.path.join(out_dir, "task_auc.png")))
+    plot_task_auc(images[-1].path, test, oracle)
+    if metrics.get("ranking"):
+        images.append(Image("ranking", os.path.join(out_dir, "ranking.png")))
+        plot_ranking(images[-1].path, metrics["ranking"], metrics.get("ranking_k", 0))
+    return images
+
+
+def lift_table(test: dict[str, dict[str, float]], oracle: dict[str, dict[str, float]]) -> Table:
+    """Model AUC, oracle AUC and lift share = (AUC - 0.5) / (oracle AUC - 0.5), per task with an oracle."""
+    rows = [
+        [task, test[task]["auc"], oracle[task]["auc"], (test[task]["auc"] - 0.5) / (oracle[task]["auc"] - 0.5)]
+        for task in test
+        if task in oracle
+    ]
+    return Table(["task", "model AUC", "oracle AUC", "lift share"], rows)
+
+
+def uplift_table(uplift: dict[str, dict[str, dict[str, float]]]) -> Table:
+    rows = [[name, task, v["auc"], v["gauc"], v["logloss"]] for name, u in uplift.items() for task, v in u.items()]
+    return Table(["baseline", "task", "AUC uplift", "GAUC uplift", "logloss change"], rows)
+
+
+def metric_sections(metrics: Mapping[str, Any], images: list[Image]) -> list[Section]:
+    """The sections of report.md: test metrics, oracle, thresholds, baselines, ranking, plots.
+
+    `metrics` holds `test` (task -> auc, gauc, logloss, calibration, ...), optional
+    `oracle` (task -> auc), `thresholds`, `baselines` with `uplift`, and `ranking`.
+    """
+    test, oracle = metrics["test"], metrics.get("oracle", {})
+    rows = [[task, *[test[task].get(c, float("nan")) for c in COLUMNS]] for task in test]
+    sections = [Section("Test split, per task", [Table(["task", *COLUMNS], rows)])]
+    if oracle:
+        sections.append(
+            Section(
+                "Against the ground truth",
+                ["Lift share = (AUC - 0.5) / (oracle AUC - 0.5).", lift_table(test, oracle)],
+            )
+        )
+    if metrics.get("thresholds"):
+        rows = [[t, v["threshold"], v["precision"], v["recall"], v["f1"]] for t, v in metrics["thresholds"].items()]
+        table = Table(["task", "threshold", "precision", "recall", "F1"], rows)
+        sections.append(Section("Classification at a threshold (`evaluate.thresholds`)", [table]))
+    if metrics.get("baselines"):
+        rows = [[name, task, *[v.get(c, float("nan")) for c in COLUMNS]] for name, b in metrics["baselines"].items()
+                for task, v in b.items()]  # fmt: skip
+        note = "Uplift of the run's model over each baseline (AUC and GAUC: higher is better; logloss: lower)."
+        blocks: list[Block] = [Table(["model", "task", *COLUMNS], rows), note, uplift_table(metrics["uplift"])]
+        sections.append(Section("Baselines on the test split", blocks))
+    ranking, k = metrics.get("ranking", {}), metrics.get("ranking_k", 0)
+    if ranking:
+        names = ["precision", "recall", "ndcg", "hit_rate", "coverage", "users"]
+        text = "\n".join(
+            [
+                f"Each strategy's top-{k} for every user as of the first test day, against the items each",
+                "user bought on the test days (users who bought anything; no list: no hits).",
+                "`popular/most_popular` ranks the same candidates by 30-day clicks.",
+            ]
+        )
+        table = Table(["model/strategy", *names], [[key, *[v[n] for n in names]] for key, v in ranking.items()])
+        sections.append(Section(f"Ranking at K = {k}", [text, table]))
+    sections.append(Section("Plots", list(images)))
+    return sections
 
 
 def write_report(out_dir: str, *, title: str, metrics: dict[str, Any], history: list[dict[str, Any]]) -> list[str]:
-    """Write the report files under `out_dir` (a local folder); return their paths.
-
-    `metrics` holds `test` (task -> auc, gauc, logloss, calibration, ...), optional
-    `oracle` (task -> auc) and `calibration_curve` (task -> predicted/observed/rows).
-    """
+    """Write report.md, metrics.json and the plots under `out_dir` (a local folder); return their paths."""
     os.makedirs(out_dir, exist_ok=True)
-    test, oracle = metrics["test"], metrics.get("oracle", {})
-    tasks = list(test)
-    files = {
-        "calibration": os.path.join(out_dir, "calibration.png"),
-        "learning_curves": os.path.join(out_dir, "learning_curves.png"),
-        "task_auc": os.path.join(out_dir, "task_auc.png"),
-    }
-    plot_calibration(files["calibration"], metrics["calibration_curve"])
-    if history:
-        plot_learning_curves(files["learning_curves"], history, tasks)
-    else:
-        del files["learning_curves"]
-    plot_task_auc(files["task_auc"], test, oracle)
-    ranking, k = metrics.get("ranking", {}), metrics.get("ranking_k", 0)
-    if ranking:
-        files["ranking"] = os.path.join(out_dir, "ranking.png")
-        plot_ranking(files["ranking"], ranking, k)
-
-    columns = ["auc", "gauc", "logloss", "calibration"]
-    rows = [[task, *[test[task].get(c, float("nan")) for c in columns]] for task in tasks]
-    lines = [f"# {title}", "", "## Test split, per task", ""] + _table(["task", *columns], rows)
-    if oracle:
-        lift = [
-            [task, test[task]["auc"], oracle[task]["auc"], (test[task]["auc"] - 0.5) / (oracle[task]["auc"] - 0.5)]
-            for task in tasks
-        ]
-        lines += ["", "## Against the ground truth", "", "Lift share = (AUC - 0.5) / (oracle AUC - 0.5).", ""]
-        lines += _table(["task", "model AUC", "oracle AUC", "lift share"], lift)
-    if metrics.get("thresholds"):
-        th = metrics["thresholds"]
-        lines += ["", "## Classification at a threshold (`evaluate.thresholds`)", ""]
-        lines += _table(
-            ["task", "threshold", "precision", "recall", "F1"],
-            [[t, v["threshold"], v["precision"], v["recall"], v["f1"]] for t, v in th.items()],
-        )
-    if metrics.get("baselines"):
-        lines += ["", "## Baselines on the test split", ""]
-        rows = [[name, task, *[v.get(c, float("nan")) for c in columns]] for name, b in metrics["baselines"].items()
-                for task, v in b.items()]  # fmt: skip
-        lines += _table(["model", "task", *columns], rows)
-        lines += [
-            "",
-            "Uplift of the run's model over each baseline (AUC and GAUC: higher is better; logloss: lower).",
-            "",
-        ]
-        rows = [[name, task, v["auc"], v["gauc"], v["logloss"]] for name, u in metrics["uplift"].items()
-                for task, v in u.items()]  # fmt: skip
-        lines += _table(["baseline", "task", "AUC uplift", "GAUC uplift", "logloss change"], rows)
-    if ranking:
-        lines += ["", f"## Ranking at K = {k}", ""]
-        lines += [
-            f"Each strategy's top-{k} for every user as of the first test day, against the items each",
-            "user bought on the test days (users who bought anything; no list: no hits).",
-            "`popular/most_popular` ranks the same candidates by 30-day clicks.",
-            "",
-        ]
-        names = ["precision", "recall", "ndcg", "hit_rate", "coverage", "users"]
-        lines += _table(["model/strategy", *names], [[key, *[v[n] for n in names]] for key, v in ranking.items()])
-    lines += ["", "## Plots", ""]
-    lines += [f"![{name}]({os.path.basename(path)})" for name, path in files.items()]
+    images = write_plots(out_dir, metrics=metrics, history=history)
     with open(os.path.join(out_dir, "report.md"), "w") as out:
-        out.write("\n".join(lines) + "\n")
+        out.write(to_markdown(title, metric_sections(metrics, images)))
     storage.write_json(os.path.join(out_dir, "metrics.json"), metrics)
-    return [os.path.join(out_dir, "report.md"), os.path.join(out_dir, "metrics.json"), *files.values()]
+    return [os.path.join(out_dir, "report.md"), os.path.join(out_dir, "metrics.json"), *[i.path for i in images]]

@@ -24,6 +24,7 @@ from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.config import Config
 from mtlrec.evaluation import transforms as T
+from mtlrec.evaluation.extras import publish_html
 from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
 from mtlrec.run import paths
@@ -169,15 +170,14 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         }
     metrics["ranking_k"] = cfg.evaluate.ranking_k
     metrics["ranking"] = ranking(spark, cfg, {model.name: model, **baselines}, days=test_days(spark, test))
+    title = f"mtlrec evaluation: run {summary.run_id}, model {model.name}"
     report = publish_report(
-        cfg.paths.root,
-        summary.run_id,
-        title=f"mtlrec evaluation: run {summary.run_id}, model {model.name}",
-        metrics=metrics,
-        history=model.metadata.history,
+        cfg.paths.root, summary.run_id, title=title, metrics=metrics, history=model.metadata.history
     )
+    extras = publish_html(spark, cfg.paths.root, summary, model.metadata, title=title, metrics=metrics, out=report)
+    metrics["report_extras_seconds"] = extras.seconds
     log.info("evaluate: %s; report in %s", {t: metrics["test"][t] for t in tasks}, report)
     for key, values in metrics["ranking"].items():
         log.info("evaluate: ranking %s: %s", key, {m: round(v, 4) for m, v in values.items()})
     metrics.pop("calibration_curve")  # in the report's metrics.json; the summary keeps scalars
-    return StageReport(rows_in=rows, metrics=metrics, artifacts={REPORT: report})
+    return StageReport(rows_in=rows, tables=extras.tables, metrics=metrics, artifacts={REPORT: report})

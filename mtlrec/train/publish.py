@@ -26,15 +26,29 @@ log = logging.getLogger(__name__)
 
 # the tables a model is trained from, whose versions its metadata must record
 LINEAGE = (S.EVENTS_TABLE, S.USER_FEATURES_TABLE, S.ITEM_FEATURES_TABLE, S.SAMPLES_TABLE)
-# tables of later stages, which a model does not come from
-DOWNSTREAM = (S.RECOMMENDATIONS_TABLE, S.LEADERBOARD_TABLE)
+# every table of the stages before train: what a model may come from (never a later
+# stage's output, such as recommendations or the evaluation's behaviour tables)
+UPSTREAM = (
+    S.TRUTH_TABLE,
+    S.EVENTS_TABLE,
+    S.QUARANTINE_TABLE,
+    S.DQ_METRICS_TABLE,
+    S.USER_CATEGORY_DAILY_TABLE,
+    S.ITEM_DAILY_TABLE,
+    S.USER_FEATURES_TABLE,
+    S.ITEM_FEATURES_TABLE,
+    S.USER_CATEGORY_FEATURES_TABLE,
+    S.VOCABULARY_TABLE,
+    S.FEATURE_STATS_TABLE,
+    S.SAMPLES_TABLE,
+)
 
 
 def lineage(summary: RunSummary) -> dict[str, TableRef]:
-    """Path and version of every table the run has so far (vocabulary, feature statistics...)."""
+    """Path and version of every upstream table the run has (vocabulary, feature statistics...)."""
     for name in LINEAGE:
         summary.table(name)  # raises, naming the stage to run first
-    return {name: ref for name, ref in summary.tables.items() if name not in DOWNSTREAM}
+    return {name: ref for name, ref in summary.tables.items() if name in UPSTREAM}
 
 
 def artifact_metadata(
