@@ -1,16 +1,29 @@
-"""One SparkSession (Delta configured) and one local Ray for the whole test run."""
+"""One SparkSession (Delta configured) and one local Ray for the whole test run, and
+the small generated funnel the features and serving tests build tables from."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import ray
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from mtlrec.config import RayConfig, SparkConfig
+from mtlrec import schema as S
+from mtlrec import tables
+from mtlrec.config import Config, RayConfig, SparkConfig
+from mtlrec.features import stage as features_stage
+from mtlrec.features.config import FeaturesConfig
+from mtlrec.models.config import ModelConfig
 from mtlrec.ray_cluster import ensure_ray
+from mtlrec.run import paths
+from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
 
 # pyspark.testing imports pandas-on-Spark, which asks for this before any session
@@ -39,3 +52,63 @@ def ray_local() -> Iterator[None]:
     ensure_ray(RayConfig(num_cpus=4))
     yield
     ray.shutdown()
+
+
+FUNNEL_START = dt.date(2026, 11, 1)
+FeaturesRun = Callable[..., StageReport]
+
+
+def funnel(spark: SparkSession, days: int) -> DataFrame:
+    """60 impressions on each of the first `days` days of 12 users and 8 items; a third
+    clicked, half of those bought. A day's events are the same whatever `days` is."""
+    n = F.col("id")
+    pick = lambda salt, k: F.pmod(F.xxhash64(F.lit(salt), n), F.lit(k))  # noqa: E731
+    day = F.date_add(F.lit(FUNNEL_START), (n / 60).cast("int"))
+    shown = F.timestamp_seconds(F.unix_timestamp(day.cast("timestamp")) + pick("t", 72_000))
+    base = spark.range(60 * days).select(
+        n,
+        shown.alias("shown"),
+        F.format_string("u%d", pick("u", 12)).alias(S.USER_ID),
+        pick("i", 8).alias("i"),
+        (pick("c", 3) == 0).alias("clicked"),
+        (pick("p", 2) == 0).alias("bought"),
+    )
+    kinds = [
+        (S.IMPRESSION, 0, F.lit(True)),
+        (S.CLICK, 300, F.col("clicked")),
+        (S.PURCHASE, 1800, F.col("clicked") & F.col("bought")),
+    ]
+    steps = F.array(*[F.when(cond, F.struct(F.lit(k).alias("k"), F.lit(s).alias("s"))) for k, s, cond in kinds])
+    ts = F.timestamp_seconds(F.unix_timestamp("shown") + F.col("e.s"))
+    return base.select("*", F.explode(F.filter(steps, lambda e: e.isNotNull())).alias("e")).select(
+        F.format_string("ev-%d-%s", n, F.col("e.k")).alias(S.EVENT_ID),
+        ts.alias(S.TS),
+        S.USER_ID,
+        F.format_string("i%d", F.col("i")).alias(S.ITEM_ID),
+        F.col("e.k").alias(S.EVENT_TYPE),
+        F.format_string("c%d", F.col("i") % 3).alias(S.CATEGORY_ID),
+        (F.col("i") + F.lit(1.0)).alias(S.PRICE),
+        F.to_date(ts).alias(S.DT),
+    )
+
+
+def run_features(spark: SparkSession, root: Path, days: list[dt.date], **features: object) -> StageReport:
+    """Write `days` of funnel events (replacing those dates), then run the stage as a new run would.
+
+    Days 1-2 are train, day 3 valid, day 4 test.
+    """
+    events_path = paths.table(str(root), S.EVENTS_TABLE)
+    version = tables.replace_dates(funnel(spark, len(days)), events_path, days)
+    valid, test = FUNNEL_START + dt.timedelta(days=2), FUNNEL_START + dt.timedelta(days=3)
+    fc = FeaturesConfig(valid_start=valid, test_start=test, attribution_hours=3, **features)  # type: ignore[arg-type]
+    cfg = Config(features=fc, model=ModelConfig(user_buckets=8, item_buckets=64, category_buckets=8))
+    cfg = dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, root=str(root)))
+    summary = RunSummary.new(str(root), cfg.to_dict())
+    summary.record("ingest", 0.0, StageReport(tables={S.EVENTS_TABLE: version}))
+    return features_stage.run(cfg, summary)
+
+
+@pytest.fixture(scope="session")
+def features_run(spark: SparkSession) -> FeaturesRun:
+    """`features_run(root, days, **features)`: funnel events of `days`, then the features stage."""
+    return functools.partial(run_features, spark)
