@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.util
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -117,6 +118,9 @@ class IngestConfig:
     dedup_lookback_days: int = 7  # event ids already in `events` this many days back are duplicates
     bot_events_per_minute: int = 60  # a user above this in any minute of a folder is a bot
     max_price: float = 100_000.0
+    max_id_length: int = 256  # a longer id (user, item, event, category) is quarantined as id_too_long
+    # quarantined / read above this fails the run date before anything is written (1.0: off)
+    max_quarantine_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -379,14 +383,15 @@ def _coerce_scalar(tp: Any, value: Any, *, source: str, key: str) -> Any:
             return value
         raise bad
     if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads `1e-3` as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise bad
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise bad
+        try:
+            number = float(value)  # YAML 1.1 reads `1e-3` as a string
+        except (ValueError, OverflowError):  # not a number; an integer beyond a double
+            raise bad from None
+        if not math.isfinite(number):  # .nan, .inf, "nan", "inf", 1e999
+            raise ConfigError(f"{source}: {key} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -437,6 +442,9 @@ def validate(cfg: Config, *, source: str) -> None:
             "train.reweight_negatives: false needs the click task, to correct for features.negative_keep_rate",
         ),
         (cfg.evaluate.ranking_k >= 1, "evaluate.ranking_k must be >= 1"),
+        (cfg.evaluate.auc_bins >= 1, "evaluate.auc_bins must be >= 1"),
+        *_runtime_checks(cfg.spark, cfg.ray),
+        *_model_checks(cfg.model),
         (
             not cfg.mlflow.tracking_uri or importlib.util.find_spec("mlflow") is not None,
             "mlflow.tracking_uri is set but MLflow is not installed: pip install 'mtlrec[mlflow]'",
@@ -458,6 +466,9 @@ def _score_checks(sc: ScoreConfig, tasks: tuple[str, ...]) -> list[tuple[bool, s
             min(sc.catalogue_max, sc.popular, sc.category_popular, sc.top_categories, sc.viewed_days) >= 0,
             "score.catalogue_max, popular, category_popular, top_categories and viewed_days must be >= 0",
         ),
+        (sc.batch_size >= 1, "score.batch_size must be >= 1"),
+        (sc.leaderboard_size >= 1, "score.leaderboard_size must be >= 1"),
+        (sc.trending_days >= 1, "score.trending_days must be >= 1"),
     ]
     for name, terms in sc.strategies.items():
         unknown = sorted(set(terms) - set(allowed))
@@ -484,6 +495,8 @@ def _generate_checks(gc: GenerateConfig) -> list[tuple[bool, str]]:
         (all(0.0 <= v < 1.0 for v in rates.values()), "generate.dirt rates must be in [0, 1)"),
         (per_event <= 0.5, "generate.dirt rates other than bot must sum to at most 0.5"),
         (gc.bot_users >= 1 or rates["bot"] == 0.0, "generate.dirt.bot needs generate.bot_users >= 1"),
+        *_at_least_one("generate", gc, ("users", "items", "categories", "latent_dim", "partitions")),
+        (gc.bot_users >= 0, "generate.bot_users must be >= 0"),
     ]
 
 
@@ -500,6 +513,17 @@ def _ingest_checks(ic: InputConfig, gc: IngestConfig) -> list[tuple[bool, str]]:
         (min(gc.late_days, gc.clock_skew_minutes, gc.dedup_lookback_days) >= 0, "ingest windows must be >= 0"),
         (gc.bot_events_per_minute >= 1, "ingest.bot_events_per_minute must be >= 1"),
         (gc.max_price > 0.0, "ingest.max_price must be > 0"),
+        # a late event re-sent in a later folder must still find its stored copy
+        (
+            gc.dedup_lookback_days >= gc.late_days,
+            f"ingest.dedup_lookback_days ({gc.dedup_lookback_days}) must be >= ingest.late_days ({gc.late_days}),"
+            " or re-sent late events are stored twice",
+        ),
+        (gc.max_id_length >= 1, "ingest.max_id_length must be >= 1"),
+        (
+            0.0 <= gc.max_quarantine_share <= 1.0,
+            "ingest.max_quarantine_share must be in [0, 1] (1: off)",
+        ),
     ]
 
 
@@ -525,10 +549,16 @@ def _features_checks(fc: FeaturesConfig) -> list[tuple[bool, str]]:
             "features.negative_ratio, sequence_length, vocab_min_count and salt_buckets must be >= 1",
         ),
         (fc.click_window_minutes >= 0 and fc.attribution_hours >= 0, "features windows must be >= 0"),
+        *_at_least_one("features", fc, ("hot_key_rows", "leakage_min_class")),
+        (fc.broadcast_item_rows >= 0, "features.broadcast_item_rows must be >= 0 (0: never broadcast)"),
     ]
 
 
 def _train_checks(tc: TrainConfig) -> list[tuple[bool, str]]:
+    # the names training reports, from where it reports them (imported here: it loads torch)
+    from mtlrec.train.validation import metric_names
+
+    metrics = metric_names(tc.tasks)
     unknown = sorted(set(tc.baselines) - set(_MODELS))
     return [
         (not unknown, f"train.baselines: unknown model {unknown[0] if unknown else ''!r} (known: {_MODELS})"),
@@ -549,7 +579,38 @@ def _train_checks(tc: TrainConfig) -> list[tuple[bool, str]]:
         ),
         (tc.select_mode in ("max", "min"), f"train.select_mode must be max or min, got {tc.select_mode!r}"),
         (tc.patience >= 0 and tc.max_failures >= 0, "train.patience and train.max_failures must be >= 0"),
+        (tc.shuffle_buffer >= 0, "train.shuffle_buffer must be >= 0 (0: no shuffle)"),
+        (
+            tc.select_metric in metrics,
+            f"train.select_metric {tc.select_metric!r} is none of the metrics validation reports: {metrics}",
+        ),
     ]
+
+
+def _model_checks(mc: ModelConfig) -> list[tuple[bool, str]]:
+    counts = ("embedding_dim", "num_experts", "specific_experts", "ple_levels", "embedding_overflow_rows")
+    return [
+        *_at_least_one("model", mc, (*counts, "user_buckets", "item_buckets", "category_buckets")),
+        (mc.embedding_max_rows >= 0, "model.embedding_max_rows must be >= 0 (0: no cap)"),
+        (len(mc.expert_dims) > 0, "model.expert_dims must name at least one layer"),
+        *[
+            (min(getattr(mc, name), default=1) >= 1, f"model.{name}: every layer size must be >= 1")
+            for name in ("hidden_dims", "expert_dims", "tower_dims")
+        ],
+        (0.0 <= mc.dropout < 1.0, "model.dropout must be in [0, 1)"),
+    ]
+
+
+def _runtime_checks(sc: SparkConfig, rc: RayConfig) -> list[tuple[bool, str]]:
+    return [
+        (sc.shuffle_partitions >= 1, "spark.shuffle_partitions must be >= 1"),
+        (rc.num_cpus >= 1, "ray.num_cpus must be >= 1"),
+    ]
+
+
+def _at_least_one(section: str, values: Any, names: Sequence[str]) -> list[tuple[bool, str]]:
+    """A check per size or count in `names` of a section: each must be >= 1."""
+    return [(getattr(values, name) >= 1, f"{section}.{name} must be >= 1") for name in names]
 
 
 def _plain(value: Any) -> Any:
