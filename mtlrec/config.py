@@ -588,10 +588,11 @@ def _train_checks(tc: TrainConfig) -> list[tuple[bool, str]]:
 
 
 def _model_checks(mc: ModelConfig) -> list[tuple[bool, str]]:
-    counts = ("embedding_dim", "num_experts", "specific_experts", "ple_levels", "embedding_overflow_rows")
+    counts = ("embedding_dim", "num_experts", "specific_experts", "ple_levels")
     return [
         *_at_least_one("model", mc, (*counts, "user_buckets", "item_buckets", "category_buckets")),
         (mc.embedding_max_rows >= 0, "model.embedding_max_rows must be >= 0 (0: no cap)"),
+        (mc.embedding_overflow_rows >= 0, "model.embedding_overflow_rows must be >= 0"),
         (len(mc.expert_dims) > 0, "model.expert_dims must name at least one layer"),
         *[
             (min(getattr(mc, name), default=1) >= 1, f"model.{name}: every layer size must be >= 1")
