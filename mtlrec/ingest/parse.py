@@ -123,13 +123,15 @@ def field_count(text: Column, separator: str) -> Column:
 def parse_csv_lines(lines: DataFrame, *, mapping: Mapping, columns: Sequence[str], separator: str) -> DataFrame:
     """Delimited lines whose fields are `columns`, in order (quotes as in RFC 4180).
 
-    A line with fewer or more fields than `columns` is malformed; an empty field is
-    null.
+    A line with fewer or more fields than `columns`, or an unclosed quote, is malformed;
+    an empty field is null.
     """
     checked = check_lines(lines)
     options = {"sep": separator, "escape": '"', "mode": "PERMISSIVE"}
     parsed = checked.select("*", F.from_csv(F.col(TEXT), _positional_ddl(len(columns)), options).alias("csv"))
-    wrong_count = field_count(F.col(TEXT), separator) != F.lit(len(columns))
+    # an unclosed quote would swallow the fields after it into one
+    odd_quotes = (F.length(F.col(TEXT)) - F.length(F.replace(F.col(TEXT), F.lit('"'), F.lit("")))) % F.lit(2) == 1
+    wrong_count = (field_count(F.col(TEXT), separator) != F.lit(len(columns))) | odd_quotes
     position = {c: i for i, c in enumerate(columns)}
     src = F.struct(*[F.col("csv").getField(f"_c{position[f]}").alias(f) for f in mapping.fields])
     reason = F.coalesce(F.col(S.REASON), F.when(wrong_count, F.lit(malformed("csv"))))
