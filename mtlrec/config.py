@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.util
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -190,14 +191,15 @@ def _coerce_scalar(tp: Any, value: Any, *, source: str, key: str) -> Any:
             return value
         raise bad
     if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads `1e-3` as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise bad
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise bad
+        try:
+            number = float(value)  # YAML 1.1 reads `1e-3` as a string
+        except (ValueError, OverflowError):  # not a number; an integer beyond a double
+            raise bad from None
+        if not math.isfinite(number):  # .nan, .inf, "nan", "inf", 1e999
+            raise ConfigError(f"{source}: {key} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -232,6 +234,8 @@ def validate(cfg: Config, *, source: str) -> None:
         *cfg.evaluate.checks(),
         *cfg.score.checks(cfg.train.tasks),
         *cfg.export.checks(),
+        (cfg.spark.shuffle_partitions >= 1, "spark.shuffle_partitions must be >= 1"),
+        (cfg.ray.num_cpus >= 1, "ray.num_cpus must be >= 1"),
         (
             cfg.train.reweight_negatives or cfg.features.negative_keep_rate >= 1.0 or "click" in cfg.train.tasks,
             "train.reweight_negatives: false needs the click task, to correct for features.negative_keep_rate",

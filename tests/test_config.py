@@ -192,3 +192,64 @@ def test_mlflow_tracking_without_mlflow_installed_fails_saying_what_to_install(
     monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"mlflow.tracking_uri .* pip install 'mtlrec\[mlflow\]'"):
         load_config(None, ["mlflow.tracking_uri=http://mlflow:5000"])
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "nan", "'inf'", "1e999", "1" + "0" * 400])
+def test_a_float_key_rejects_nan_and_infinity_naming_the_key_and_the_file(tmp_path: Path, value: str) -> None:
+    path = write_yaml(tmp_path, f"ingest:\n  max_price: {value}\n")
+
+    with pytest.raises(ConfigError, match=r"ingest\.max_price must be (a finite number|float)") as err:
+        load_config(path)
+
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "score.batch_size=0",  # Arrow reads 0 rows per batch as no limit at all
+        "score.leaderboard_size=0",
+        "score.trending_days=-1",
+        "spark.shuffle_partitions=0",
+        "ray.num_cpus=0",
+        "generate.users=0",
+        "generate.partitions=-2",
+        "features.hot_key_rows=0",
+        "model.embedding_dim=0",
+        "model.num_experts=0",
+        "model.item_buckets=-1",
+        "model.tower_dims=[16, 0]",
+        "evaluate.auc_bins=0",
+        "ingest.max_id_length=0",
+        "train.shuffle_buffer=-1",
+    ],
+)
+def test_a_size_or_count_below_its_minimum_fails_naming_the_key(override: str) -> None:
+    key = override.partition("=")[0]
+
+    with pytest.raises(ConfigError, match=rf"<defaults>: {key}\b"):
+        load_config(None, [override])
+
+
+def test_a_dedup_lookback_shorter_than_late_days_fails_naming_both_keys() -> None:
+    with pytest.raises(ConfigError, match=r"ingest\.dedup_lookback_days \(2\) must be >= ingest\.late_days \(3\)"):
+        load_config(None, ["ingest.late_days=3", "ingest.dedup_lookback_days=2"])
+
+    assert load_config(None, ["ingest.late_days=3", "ingest.dedup_lookback_days=3"]).ingest.dedup_lookback_days == 3
+
+
+@pytest.mark.parametrize("share", ["-0.1", "1.5"])
+def test_a_quarantine_share_outside_zero_to_one_fails(share: str) -> None:
+    with pytest.raises(ConfigError, match=r"ingest\.max_quarantine_share"):
+        load_config(None, [f"ingest.max_quarantine_share={share}"])
+
+
+def test_select_metric_is_checked_when_the_config_loads_against_validations_names(tmp_path: Path) -> None:
+    text = "train:\n  tasks: [click]\n  task_weights: [1]\n  select_metric: valid/purchase_auc\n"
+    path = write_yaml(tmp_path, text + "score:\n  strategies: {click: {click: 1}}\n")
+
+    with pytest.raises(ConfigError, match=r"train\.select_metric 'valid/purchase_auc' is none of") as err:
+        load_config(path)
+
+    assert str(path) in str(err.value) and "valid/click_auc" in str(err.value)
+    assert load_config(path, ["train.select_metric=valid/click_gauc"]).train.select_metric == "valid/click_gauc"

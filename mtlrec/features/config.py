@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mtlrec.checks import at_least
+
 
 @dataclass(frozen=True)
 class FeaturesConfig:
@@ -51,13 +53,12 @@ class FeaturesConfig:
             ),
             (0.0 < self.negative_keep_rate <= 1.0, "features.negative_keep_rate must be in (0, 1]"),
             (0.0 < self.leakage_sample <= 1.0, "features.leakage_sample must be in (0, 1]"),
-            (
-                min(self.negative_ratio, self.sequence_length, self.vocab_min_count, self.salt_buckets) >= 1,
-                "features.negative_ratio, sequence_length, vocab_min_count and salt_buckets must be >= 1",
-            ),
+            *at_least("features", self, ("negative_ratio", "sequence_length", "vocab_min_count", "salt_buckets")),
             (
                 self.click_window_minutes >= 0 and self.attribution_hours >= 0,
                 "features.click_window_minutes and attribution_hours must be >= 0",
             ),
             (self.smoothing >= 0.0, "features.smoothing must be >= 0"),
+            *at_least("features", self, ("hot_key_rows", "leakage_min_class")),
+            (self.broadcast_item_rows >= 0, "features.broadcast_item_rows must be >= 0 (0: never broadcast)"),
         ]

@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
+from mtlrec.checks import at_least
+
 FORMATS = ("json", "csv", "parquet")
 COMPRESSIONS = ("gzip", "bzip2", "none")
 
@@ -63,11 +65,9 @@ class GenerateConfig:
             (self.format in FORMATS, f"generate.format must be one of {FORMATS}, got {self.format!r}"),
             (self.compression in COMPRESSIONS, f"generate.compression must be one of {COMPRESSIONS}"),
             (self.session_length >= 1.0, "generate.session_length must be >= 1"),
-            (
-                min(self.users, self.items, self.categories, self.partitions, self.latent_dim) >= 1,
-                "generate.users, items, categories, partitions and latent_dim must be >= 1",
-            ),
+            *at_least("generate", self, ("users", "items", "categories", "partitions", "latent_dim")),
             (all(0.0 <= v < 1.0 for v in rates.values()), "generate.dirt rates must be in [0, 1)"),
             (per_event <= 0.5, "generate.dirt rates other than bot must sum to at most 0.5"),
             (self.bot_users >= 1 or rates["bot"] == 0.0, "generate.dirt.bot needs generate.bot_users >= 1"),
+            (self.bot_users >= 0, "generate.bot_users must be >= 0"),
         ]

@@ -25,8 +25,10 @@ import pyarrow.json as pj
 
 MALFORMED = "malformed"  # not one JSON object
 BAD_TYPE = "bad_type"  # a JSON object with a field of the wrong type
+_UNDECIDED = "undecided"  # Python could not judge the line: pyarrow does
 _ROW = re.compile(r"in row (\d+)")
 _MAX_SEGMENT_ERRORS = 16  # more bad lines than this in a batch: read the rest line by line
+_TOO_BIG = object()  # a number literal too big for a double
 
 
 def arrow_schema(fields: Sequence[str], numbers: Sequence[str]) -> pa.Schema:
@@ -48,6 +50,20 @@ def _verdict(err: Exception) -> str:
     if ("changed from" in text and "Column()" not in text) or "Number too big" in text:
         return BAD_TYPE
     return MALFORMED
+
+
+def _number(text: str) -> float | object:
+    # pyarrow rejects a number literal beyond a double (1e400) as the wrong type, but
+    # reads NaN, Infinity and a huge integer (as inf), which the price rule rejects
+    value = float(text)
+    return value if math.isfinite(value) else _TOO_BIG
+
+
+def _fits(value: object, number: bool) -> bool:
+    """Whether a JSON value has the type its field needs, as pyarrow sees it."""
+    if number:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
 
 
 class _Batch:
@@ -98,24 +114,24 @@ class _Batch:
                 self.single(i)
 
     def judge(self, i: int) -> str | None:
-        """Python's verdict on line `i` (cheap next to a pyarrow call of its own)."""
+        """Python's verdict on line `i` (cheap next to a pyarrow call of its own).
+
+        Never stricter than pyarrow, whose verdict on a line Python finds good or
+        cannot judge (`_UNDECIDED`: nested too deep for Python's recursion) is final:
+        every line gets a verdict, whatever it holds.
+        """
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         try:
-            obj = json.loads(self.data.slice(lo, hi - lo).to_pybytes())
+            obj = json.loads(self.data.slice(lo, hi - lo).to_pybytes(), parse_float=_number)
         except ValueError:  # JSONDecodeError, UnicodeDecodeError
             return MALFORMED
+        except Exception:  # RecursionError (nested too deep) or whatever else: pyarrow judges
+            return _UNDECIDED
         if not isinstance(obj, dict):
             return MALFORMED
         for name, number in self.numbers.items():
             value = obj.get(name)
-            if value is None:
-                continue
-            fits = (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                if number
-                else isinstance(value, str)
-            )
-            if not fits:
+            if value is not None and not _fits(value, number):
                 return BAD_TYPE
         return None
 
@@ -126,6 +142,8 @@ class _Batch:
             verdict = self.judge(i)
             if verdict is None:
                 good.append(i)
+            elif verdict == _UNDECIDED:
+                self.single(i)
             else:
                 self.errors[i] = verdict
         if not good:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mtlrec.checks import at_least
+
 FORMATS = ("json", "csv", "parquet")
 
 
@@ -35,6 +37,9 @@ class IngestConfig:
     dedup_lookback_days: int = 7  # event ids already in `events` this many days back are duplicates
     bot_events_per_minute: int = 60  # a user above this in any minute of a folder is a bot
     max_price: float = 100_000.0
+    max_id_length: int = 256  # a longer id (user, item, event, category) is quarantined as id_too_long
+    # quarantined / read above this fails the run date before anything is written (1.0: off)
+    max_quarantine_share: float = 1.0
 
     def checks(self) -> list[tuple[bool, str]]:
         return [
@@ -43,10 +48,15 @@ class IngestConfig:
                 "ingest.date_range must be [first, last] with first <= last",
             ),
             (not (self.dates and self.date_range), "give ingest.dates or ingest.date_range, not both"),
-            (
-                min(self.late_days, self.clock_skew_minutes, self.dedup_lookback_days) >= 0,
-                "ingest.late_days, clock_skew_minutes and dedup_lookback_days must be >= 0",
-            ),
+            *at_least("ingest", self, ("late_days", "clock_skew_minutes", "dedup_lookback_days"), minimum=0),
             (self.bot_events_per_minute >= 1, "ingest.bot_events_per_minute must be >= 1"),
             (self.max_price > 0.0, "ingest.max_price must be > 0"),
+            # a late event re-sent in a later folder must still find its stored copy
+            (
+                self.dedup_lookback_days >= self.late_days,
+                f"ingest.dedup_lookback_days ({self.dedup_lookback_days}) must be >= ingest.late_days "
+                f"({self.late_days}), or re-sent late events are stored twice",
+            ),
+            (self.max_id_length >= 1, "ingest.max_id_length must be >= 1"),
+            (0.0 <= self.max_quarantine_share <= 1.0, "ingest.max_quarantine_share must be in [0, 1] (1: off)"),
         ]

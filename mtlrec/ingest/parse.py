@@ -73,7 +73,7 @@ def _json_parser(schema: pa.Schema) -> Callable[[Column], Column]:
     fields come back; the other columns stay in the JVM.
     """
     names = [*schema.names, _ERROR]
-    returns = ", ".join([*(f"`{f.name}` {_ddl_type(f)}" for f in schema), f"`{_ERROR}` STRING"])
+    returns = ", ".join([*(f"{quoted(f.name)} {_ddl_type(f)}" for f in schema), f"{quoted(_ERROR)} STRING"])
 
     def parse_json(text: pa.Array) -> pa.Array:
         rows, errors = arrow_json.parse_lines(text, schema)
@@ -89,10 +89,11 @@ def parse_json_lines(lines: DataFrame, *, mapping: Mapping) -> DataFrame:
     schema = arrow_json.arrow_schema(mapping.fields, mapping.numbers)
     checked = check_lines(lines)
     parsed = checked.select("*", _json_parser(schema)(F.col(TEXT)).alias("json"))
-    error = F.when(F.col(f"json.{_ERROR}") == F.lit(arrow_json.MALFORMED), F.lit(malformed("json"))).when(
-        F.col(f"json.{_ERROR}") == F.lit(arrow_json.BAD_TYPE), F.lit(BAD_TYPE)
+    verdict = F.col("json").getField(_ERROR)
+    error = F.when(verdict == F.lit(arrow_json.MALFORMED), F.lit(malformed("json"))).when(
+        verdict == F.lit(arrow_json.BAD_TYPE), F.lit(BAD_TYPE)
     )
-    src = F.struct(*[F.col(f"json.`{f}`").alias(f) for f in schema.names])
+    src = F.struct(*[F.col("json").getField(f).alias(f) for f in schema.names])
     return parsed.select(
         src.alias(SRC),
         F.coalesce(F.col(TEXT), F.col(S.RAW)).alias(S.RAW),
@@ -102,8 +103,14 @@ def parse_json_lines(lines: DataFrame, *, mapping: Mapping) -> DataFrame:
     )
 
 
-def _ddl(columns: Sequence[str]) -> str:
-    return ", ".join(f"`{c}` STRING" for c in columns)
+def quoted(name: str) -> str:
+    """`name` as a quoted identifier for a DDL string or a column path: any text is safe."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _positional_ddl(count: int) -> str:
+    # fields named by position, not by a header's text, which may hold anything
+    return ", ".join(f"_c{i} STRING" for i in range(count))
 
 
 def field_count(text: Column, separator: str) -> Column:
@@ -116,14 +123,17 @@ def field_count(text: Column, separator: str) -> Column:
 def parse_csv_lines(lines: DataFrame, *, mapping: Mapping, columns: Sequence[str], separator: str) -> DataFrame:
     """Delimited lines whose fields are `columns`, in order (quotes as in RFC 4180).
 
-    A line with fewer or more fields than `columns` is malformed; an empty field is
-    null.
+    A line with fewer or more fields than `columns`, or an unclosed quote, is malformed;
+    an empty field is null.
     """
     checked = check_lines(lines)
     options = {"sep": separator, "escape": '"', "mode": "PERMISSIVE"}
-    parsed = checked.select("*", F.from_csv(F.col(TEXT), _ddl(columns), options).alias("csv"))
-    wrong_count = field_count(F.col(TEXT), separator) != F.lit(len(columns))
-    src = F.struct(*[F.col(f"csv.`{f}`").alias(f) for f in mapping.fields])
+    parsed = checked.select("*", F.from_csv(F.col(TEXT), _positional_ddl(len(columns)), options).alias("csv"))
+    # an unclosed quote would swallow the fields after it into one
+    odd_quotes = (F.length(F.col(TEXT)) - F.length(F.replace(F.col(TEXT), F.lit('"'), F.lit("")))) % F.lit(2) == 1
+    wrong_count = (field_count(F.col(TEXT), separator) != F.lit(len(columns))) | odd_quotes
+    position = {c: i for i, c in enumerate(columns)}
+    src = F.struct(*[F.col("csv").getField(f"_c{position[f]}").alias(f) for f in mapping.fields])
     reason = F.coalesce(F.col(S.REASON), F.when(wrong_count, F.lit(malformed("csv"))))
     raw = F.coalesce(F.col(TEXT), F.col(S.RAW))
     return parsed.select(src.alias(SRC), raw.alias(S.RAW), S.SOURCE_FILE, S.DT, reason.alias(S.REASON))
@@ -134,7 +144,7 @@ def parquet_records(rows: DataFrame, *, mapping: Mapping) -> DataFrame:
 
     Input: the files' columns plus `source_file` and `dt`. `raw` is the row as JSON.
     """
-    src: Column = F.struct(*[F.col(f"`{f}`") for f in mapping.fields])
+    src: Column = F.struct(*[F.col(quoted(f)) for f in mapping.fields])
     return rows.select(
         src.alias(SRC),
         F.to_json(src).alias(S.RAW),

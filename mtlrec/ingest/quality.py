@@ -73,6 +73,23 @@ def unreadable_files(tally: Iterable[Mapping[str, Any]], fmt: str) -> list[str]:
     return messages
 
 
+def share_errors(days: Mapping[dt.date, DayCounts], *, max_share: float) -> list[str]:
+    """For each run date quarantining more than `max_share` of its records, the share.
+
+    Checked on the tally, before anything is written: such a date writes nothing.
+    """
+    errors = []
+    for day, counts in sorted(days.items()):
+        held = sum(counts.quarantined.values())
+        if counts.read and held / counts.read > max_share:
+            reason, _ = counts.quarantined.most_common(1)[0]
+            errors.append(
+                f"{day}: {held / counts.read:.1%} of {counts.read:,} records quarantined"
+                f" (max {max_share:.1%}), mostly {reason}"
+            )
+    return errors
+
+
 def balance_errors(
     days: Mapping[dt.date, DayCounts], *, clean: Mapping[dt.date, int], quarantined: Mapping[dt.date, int]
 ) -> list[str]:

@@ -18,7 +18,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.ingest.parse import VALUE
+from mtlrec.ingest.parse import VALUE, quoted
+
+BOM = "\ufeff"  # a UTF-8 byte order mark
 
 
 class IngestError(RuntimeError):
@@ -91,11 +93,21 @@ def data_files(spark: SparkSession, path: str, dates: Sequence[dt.date]) -> list
 
 
 def read_lines(spark: SparkSession, path: str, dates: Sequence[dt.date]) -> DataFrame:
-    """The text lines of the run dates' folders (decompressed by extension: .gz, .bz2)."""
+    """The text lines of the run dates' folders (decompressed by extension: .gz, .bz2).
+
+    A UTF-8 byte order mark is dropped: editors on Windows put one atop a file.
+    """
+    value = F.col(VALUE)
+    # a comparison, not a regexp, on every line
+    unmarked = F.when(value.startswith(BOM), value.substr(F.lit(2), F.length(value))).otherwise(value)
     return (
         spark.read.option("basePath", path)
         .text([folder(path, d) for d in dates])
-        .select(VALUE, F.col("_metadata.file_path").alias(S.SOURCE_FILE), F.col(S.DT).cast("date").alias(S.DT))
+        .select(
+            unmarked.alias(VALUE),
+            F.col("_metadata.file_path").alias(S.SOURCE_FILE),
+            F.col(S.DT).cast("date").alias(S.DT),
+        )
     )
 
 
@@ -106,19 +118,64 @@ def read_parquet(spark: SparkSession, path: str, dates: Sequence[dt.date], field
     if missing:
         raise IngestError(f"Parquet files under {path} lack the mapping's field(s) {missing}")
     return rows.select(
-        *[F.col(f"`{f}`") for f in fields if f != S.DT],
+        *[F.col(quoted(f)) for f in fields if f != S.DT],
         F.col("_metadata.file_path").alias(S.SOURCE_FILE),
         F.col(S.DT).cast("date").alias(S.DT),
     )
 
 
-def csv_header(spark: SparkSession, file: str, separator: str) -> tuple[str, list[str]]:
-    """The first line of `file` and the column names it holds."""
-    first = spark.read.text(file).limit(1).collect()
-    if not first or not first[0][VALUE]:
-        raise IngestError(f"input.header is true but {file} has no header line")
-    line = str(first[0][VALUE])
-    return line, [c.strip() for c in next(csv.reader([line], delimiter=separator))]
+def first_line(spark: SparkSession, file: str) -> str | None:
+    """The first line of `file` (decompressed as Spark would), None if it has none.
+
+    Read by the driver through Hadoop: one open per file, not a pass over the data.
+    """
+    fs, path = _hadoop(spark, file)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None, "no JVM behind this SparkSession"
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+        spark.sparkContext._jsc.hadoopConfiguration()
+    ).getCodec(path)
+    stream = fs.open(path)
+    try:
+        if codec is not None:
+            stream = codec.createInputStream(stream)
+        line = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8")).readLine()
+    except Exception as err:  # a Py4JJavaError: a corrupt or truncated file
+        cause = str(err).strip().splitlines()[-1]
+        raise IngestError(f"cannot read {file}: {cause} (corrupt or truncated?)") from None
+    finally:
+        stream.close()
+    return None if line is None else str(line).removeprefix(BOM)
+
+
+def csv_header(spark: SparkSession, files: Sequence[str], separator: str) -> tuple[str, list[str]]:
+    """The header line atop every file of `files` and the column names it holds.
+
+    Every file must have the same header, so that a column is never taken by its
+    position in a file whose header orders the columns otherwise. A file with no bytes
+    at all has no records and needs none.
+    """
+    found: dict[str, str] = {}
+    for file in files:
+        line = first_line(spark, file)
+        if line is not None and not line.strip():
+            raise IngestError(f"input.header is true but {file} has no header line")
+        if line is not None:
+            found[file] = line
+    if not found:
+        raise IngestError(f"input.header is true but none of the files has a header line (first: {files[0]})")
+    (first, header), *others = found.items()
+    for file, line in others:
+        if line != header:
+            raise IngestError(
+                f"{file}: header {line!r} differs from {header!r} atop {first};"
+                " every file of a run must have the same header"
+            )
+    columns = [c.strip() for c in next(csv.reader([header], delimiter=separator))]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise IngestError(f"{first}: header {columns} repeats column(s) {repeated}")
+    return header, columns
 
 
 _FILE = re.compile(r"(?:reading file|for file:?|File) (\S+?)\.?(?:\s|$)")

@@ -43,7 +43,7 @@ def records(spark: SparkSession, cfg: Config, mapping: Mapping, path: str, dates
         return parse.parse_json_lines(lines, mapping=mapping)
     columns = list(mapping.fields)
     if cfg.input.header:
-        header, columns = sources.csv_header(spark, files[0], sep)
+        header, columns = sources.csv_header(spark, files, sep)
         missing = sorted(set(mapping.fields) - set(columns))
         if missing:
             raise IngestError(f"{files[0]}: header {columns} lacks the mapping's field(s) {missing}")
@@ -74,6 +74,7 @@ def validated_records(spark: SparkSession, cfg: Config, mapping: Mapping, path: 
         late_days=ic.late_days,
         clock_skew_minutes=ic.clock_skew_minutes,
         max_price=ic.max_price,
+        max_id_length=ic.max_id_length,
     )
 
 
@@ -188,6 +189,8 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             cached += helpers
             tally = [row.asDict() for row in T.tally(marked).collect()]
             quality.check(quality.unreadable_files(tally, fmt), "wrong input")
+            shares = quality.share_errors(quality.per_day(tally, dates), max_share=cfg.ingest.max_quarantine_share)
+            quality.check(shares, "too many records quarantined (ingest.max_quarantine_share)")
             written = write_tables(marked, cfg, dates)
         finally:
             for df in cached:

@@ -24,12 +24,20 @@ RECORDS = "records"  # column of `tally`
 MISSING_EVENT_ID = "missing_event_id"
 MISSING_USER_ID = "missing_user_id"
 MISSING_ITEM_ID = "missing_item_id"
+BAD_ID = "bad_id"  # an id holding a control character (a tab, a NUL, ...) once trimmed
+ID_TOO_LONG = "id_too_long"  # an id longer than ingest.max_id_length characters
 IGNORED_EVENT_TYPE = "ignored_event_type"  # a value the mapping lists under ignore_event_types
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 BAD_TIMESTAMP = "bad_timestamp"
 TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
 BAD_PRICE = "bad_price"
 BOT = "bot"
+
+# Unicode's White_Space characters, trimmed off both ends of every id: " u1" is "u1"
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+_CONTROL = r"\p{Cc}"  # a Java regexp: C0, DEL and C1 control characters
 
 
 def reasons(fmt: str) -> tuple[str, ...]:
@@ -42,6 +50,8 @@ def reasons(fmt: str) -> tuple[str, ...]:
         MISSING_EVENT_ID,
         MISSING_USER_ID,
         MISSING_ITEM_ID,
+        BAD_ID,
+        ID_TOO_LONG,
         IGNORED_EVENT_TYPE,
         UNKNOWN_EVENT_TYPE,
         BAD_TIMESTAMP,
@@ -53,7 +63,7 @@ def reasons(fmt: str) -> tuple[str, ...]:
 
 def _source(mapping: Mapping, column: str) -> Column:
     field = mapping.source(column)
-    return F.col(f"{SRC}.`{field}`") if field else F.lit(None)
+    return F.col(SRC).getField(field) if field else F.lit(None)
 
 
 def _timestamp(value: Column, unit: str) -> Column:
@@ -81,7 +91,7 @@ def canonical(parsed: DataFrame, *, mapping: Mapping) -> DataFrame:
     Output adds the canonical columns, `source_dt` (the run date) and `dt` (the event's
     own date); `src` stays for the rules.
     """
-    ids = {c: _source(mapping, c).cast("string") for c in (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID)}
+    ids = {c: _trimmed(_source(mapping, c).cast("string")) for c in (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID)}
     if mapping.derived_id:
         key = [ids.get(c, _source(mapping, c)).cast("string") for c in mapping.key]
         ids[S.EVENT_ID] = F.substring(F.sha2(F.concat_ws("\u001f", *key), 256), 1, 32)
@@ -103,29 +113,49 @@ def canonical(parsed: DataFrame, *, mapping: Mapping) -> DataFrame:
     )
 
 
+def _trimmed(value: Column) -> Column:
+    # a set of characters, not a regexp: trimming is a scan of each end
+    return F.btrim(value, F.lit(WHITESPACE))
+
+
 def _missing(column: str) -> Column:
-    return F.col(column).isNull() | (F.trim(F.col(column)) == F.lit(""))
+    return F.col(column).isNull() | (F.col(column) == F.lit(""))
 
 
 def validate(
-    events: DataFrame, *, mapping: Mapping, fmt: str, late_days: int, clock_skew_minutes: int, max_price: float
+    events: DataFrame,
+    *,
+    mapping: Mapping,
+    fmt: str,
+    late_days: int,
+    clock_skew_minutes: int,
+    max_price: float,
+    max_id_length: int,
 ) -> DataFrame:
     """Name the first rule each canonical record breaks (`reason`), keep a parser's reason.
 
     An event may be up to `late_days` days older than its run date (late) and up to
-    `clock_skew_minutes` past its end; outside that its timestamp is out of range.
+    `clock_skew_minutes` past its end; outside that its timestamp is out of range. Ids
+    (trimmed by `canonical`) may not hold control characters nor exceed
+    `max_id_length` characters.
     """
     event_type = _source(mapping, S.EVENT_TYPE).cast("string")
     earliest = F.date_sub(F.col(S.SOURCE_DT), late_days).cast("timestamp")
     latest = F.date_add(F.col(S.SOURCE_DT), 1).cast("timestamp") + F.make_dt_interval(mins=F.lit(clock_skew_minutes))
     price = F.col(S.PRICE)
-    fields = [F.col(f"{SRC}.`{f}`").isNull() for f in mapping.fields]
+    fields = [F.col(SRC).getField(f).isNull() for f in mapping.fields]
+    # the log's own ids (a derived event_id is a hash, short and clean)
+    ids = [
+        F.col(c) for c in (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID) if c != S.EVENT_ID or not mapping.derived_id
+    ]
     rules: list[tuple[Column, str]] = [
         (reduce(operator.and_, fields), malformed(fmt)),
         (_source(mapping, S.PRICE).isNotNull() & price.isNull(), BAD_TYPE),
         (F.lit(not mapping.derived_id) & _missing(S.EVENT_ID), MISSING_EVENT_ID),
         (_missing(S.USER_ID), MISSING_USER_ID),
         (_missing(S.ITEM_ID), MISSING_ITEM_ID),
+        (F.concat_ws("", *ids).rlike(_CONTROL), BAD_ID),  # one scan of all ids
+        (F.greatest(*[F.length(c) for c in ids]) > F.lit(max_id_length), ID_TOO_LONG),
         (event_type.isin(*mapping.ignore_event_types), IGNORED_EVENT_TYPE),
         (F.col(S.EVENT_TYPE).isNull(), UNKNOWN_EVENT_TYPE),
         (F.col(S.TS).isNull(), BAD_TIMESTAMP),

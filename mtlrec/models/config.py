@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mtlrec.checks import at_least
 from mtlrec.schema import CATEGORY_ID, ITEM_ID, USER_ID
 
 
@@ -37,18 +38,14 @@ class ModelConfig:
 
         return [
             (self.name in MODELS, f"model.name must be one of {sorted(MODELS)}, got {self.name!r}"),
-            (
-                min(self.embedding_dim, self.num_experts, self.specific_experts, self.ple_levels) >= 1,
-                "model.embedding_dim, num_experts, specific_experts and ple_levels must be >= 1",
-            ),
-            (
-                min(self.user_buckets, self.item_buckets, self.category_buckets) >= 1,
-                "model.user_buckets, item_buckets and category_buckets must be >= 1",
-            ),
-            (
-                all(d >= 1 for d in (*self.hidden_dims, *self.expert_dims, *self.tower_dims)),
-                "model.hidden_dims, expert_dims and tower_dims must be >= 1",
-            ),
+            *at_least("model", self, ("embedding_dim", "num_experts", "specific_experts", "ple_levels")),
+            *at_least("model", self, ("user_buckets", "item_buckets", "category_buckets")),
+            *[
+                (min(getattr(self, name), default=1) >= 1, f"model.{name}: every layer size must be >= 1")
+                for name in ("hidden_dims", "expert_dims", "tower_dims")
+            ],
+            (len(self.expert_dims) > 0, "model.expert_dims must name at least one layer"),
+            (self.embedding_max_rows >= 0, "model.embedding_max_rows must be >= 0 (0: no cap)"),
             (0.0 <= self.dropout < 1.0, "model.dropout must be in [0, 1)"),
             (
                 self.embedding_max_rows == 0 or self.embedding_max_rows > self.embedding_overflow_rows,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mtlrec.checks import at_least
+
 # the terms a strategy may raise to a power: task probabilities, their ESMM products
 # and ratios, and item attributes
 PROBABILITY_TERMS = ("click", "purchase", "ctcvr", "cvr")
@@ -52,10 +54,11 @@ class ScoreConfig:
                 "score.leaderboard_size and trending_days must be >= 1",
             ),
             (self.category_cap >= 0, "score.category_cap must be >= 0 (0: no cap)"),
-            (
-                min(self.catalogue_max, self.popular, self.category_popular, self.top_categories, self.viewed_days)
-                >= 0,
-                "score.catalogue_max, popular, category_popular, top_categories and viewed_days must be >= 0",
+            *at_least(
+                "score",
+                self,
+                ("catalogue_max", "popular", "category_popular", "top_categories", "viewed_days"),
+                minimum=0,
             ),
         ]
         for name, terms in self.strategies.items():

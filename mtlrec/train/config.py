@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mtlrec.checks import at_least
+
 TASKS = ("click", "purchase")  # the labels `samples` carries
 
 
@@ -55,12 +57,9 @@ class TrainConfig:
                 len(self.task_weights) == len(self.tasks),
                 "train.task_weights must have one weight per task in train.tasks",
             ),
-            (min(self.workers, self.epochs, self.batch_size) >= 1, "train.workers, epochs and batch_size must be >= 1"),
+            *at_least("train", self, ("workers", "epochs", "batch_size")),
             (self.lr > 0.0, "train.lr must be > 0"),
-            (
-                min(self.weight_decay, self.embedding_l2, self.funnel_penalty, self.shuffle_buffer) >= 0,
-                "train.weight_decay, embedding_l2, funnel_penalty and shuffle_buffer must be >= 0",
-            ),
+            *at_least("train", self, ("weight_decay", "embedding_l2", "funnel_penalty", "shuffle_buffer"), minimum=0),
             (
                 not unknown,
                 f"train.baselines: unknown model {unknown[0] if unknown else ''!r} (known: {sorted(MODELS)})",
@@ -86,7 +85,8 @@ class TrainConfig:
             (self.select_mode in ("max", "min"), f"train.select_mode must be max or min, got {self.select_mode!r}"),
             (
                 self.select_metric in metric_names(self.tasks),
-                f"train.select_metric must be one of {metric_names(self.tasks)}, got {self.select_metric!r}",
+                f"train.select_metric {self.select_metric!r} is none of the metrics validation reports: "
+                f"{metric_names(self.tasks)}",
             ),
             (self.patience >= 0 and self.max_failures >= 0, "train.patience and train.max_failures must be >= 0"),
         ]

@@ -24,7 +24,7 @@ from mtlrec import storage
 from mtlrec.config import Config
 from mtlrec.layout import feature_layout
 from mtlrec.models.batch import WEIGHT
-from mtlrec.train.checkpoint import model_state_dict
+from mtlrec.train.checkpoint import check_location, model_state_dict
 from mtlrec.train.objective import build_objective
 from mtlrec.train.progress import is_better
 from mtlrec.train.validation import metric_names
@@ -159,6 +159,11 @@ def best_epoch(run_dir: str, metric: str, mode: str = "max") -> TrainingResult:
 
 
 def trained_model_state(cfg: Config, checkpoint_path: str) -> dict[str, torch.Tensor]:
-    """The model's full state dict from a checkpoint any number of workers wrote, in this process."""
+    """The model's full state dict from a checkpoint any number of workers wrote, in this process.
+
+    Only a checkpoint of a run in this data root's Ray storage (`<root>/ray/<run>/`)
+    is loaded: a path from elsewhere (a model's metadata, a tune result) is refused.
+    """
+    check_location(checkpoint_path, storage.arrow_uri(f"{cfg.paths.root.rstrip('/')}/ray"))
     with ray.train.Checkpoint(checkpoint_path).as_directory() as folder:
         return model_state_dict(folder, build_objective(cfg))

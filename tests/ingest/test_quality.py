@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from mtlrec import schema as S
-from mtlrec.ingest.quality import balance_errors, commit_errors, dq_rows, per_day, unreadable_files
+from mtlrec.ingest.quality import balance_errors, commit_errors, dq_rows, per_day, share_errors, unreadable_files
 from mtlrec.ingest.transforms import DUPLICATE, RECORDS
 
 DAY, NEXT = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
@@ -73,3 +73,11 @@ def test_a_commit_that_stored_other_than_what_went_in_is_named() -> None:
     assert commit_errors("/t/events", sent=7, stored=7) == []
     (message,) = commit_errors("/t/events", sent=7, stored=5)
     assert "/t/events" in message and "7" in message and "5" in message
+
+
+def test_a_date_quarantining_more_than_the_max_share_is_named_with_its_top_reason() -> None:
+    days = per_day(TALLY, [DAY, NEXT])
+
+    assert share_errors(days, max_share=0.5) == ["2026-11-01: 89.0% of 136 records quarantined (max 50.0%), mostly bot"]
+    assert share_errors(days, max_share=1.0) == []  # off
+    assert share_errors(per_day([], [DAY]), max_share=0.0) == []  # nothing read, nothing to judge

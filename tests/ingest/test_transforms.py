@@ -58,6 +58,7 @@ def validated(
         late_days=3,
         clock_skew_minutes=10,
         max_price=1000.0,
+        max_id_length=256,
     )
 
 
