@@ -24,6 +24,7 @@ from mtlrec import storage
 from mtlrec.config import Config
 from mtlrec.layout import feature_layout
 from mtlrec.models.batch import WEIGHT
+from mtlrec.run import paths
 from mtlrec.train.checkpoint import check_location, model_state_dict
 from mtlrec.train.objective import build_objective
 from mtlrec.train.progress import is_better
@@ -164,6 +165,6 @@ def trained_model_state(cfg: Config, checkpoint_path: str) -> dict[str, torch.Te
     Only a checkpoint of a run in this data root's Ray storage (`<root>/ray/<run>/`)
     is loaded: a path from elsewhere (a model's metadata, a tune result) is refused.
     """
-    check_location(checkpoint_path, storage.arrow_uri(f"{cfg.paths.root.rstrip('/')}/ray"))
+    check_location(checkpoint_path, storage.arrow_uri(paths.ray(cfg.paths.root)))
     with ray.train.Checkpoint(checkpoint_path).as_directory() as folder:
         return model_state_dict(folder, build_objective(cfg))

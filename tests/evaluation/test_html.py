@@ -11,13 +11,15 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytest
 
-from mtlrec.config import Config, FeaturesConfig, TrainConfig
+from mtlrec.config import Config
 from mtlrec.evaluation.behaviour_report import BehaviourRows, behaviour_sections
 from mtlrec.evaluation.card import model_card
 from mtlrec.evaluation.html import Importance, write_html
 from mtlrec.evaluation.quality_report import quality_sections
 from mtlrec.evaluation.report import write_plots
 from mtlrec.evaluation.sections import save_figure
+from mtlrec.features.config import FeaturesConfig
+from mtlrec.train.config import TrainConfig
 
 D = dt.date(2026, 11, 2)
 SAMPLES = {
