@@ -253,3 +253,15 @@ def test_select_metric_is_checked_when_the_config_loads_against_validations_name
 
     assert str(path) in str(err.value) and "valid/click_auc" in str(err.value)
     assert load_config(path, ["train.select_metric=valid/click_gauc"]).train.select_metric == "valid/click_gauc"
+
+
+def test_the_built_in_defaults_are_what_conf_local_yaml_spells_out() -> None:
+    """`mtlrec run` without --conf and `make demo` (conf/local.yaml) run the same settings."""
+    assert load_config(None) == load_config(CONF_DIR / "local.yaml")
+
+
+def test_every_section_is_validated_by_its_own_checks_before_any_work() -> None:
+    with pytest.raises(ConfigError, match=r"<defaults>: export\.format must be one of"):
+        load_config(None, ["export.format=pmml"])
+    with pytest.raises(ConfigError, match=r"<defaults>: evaluate\.auc_bins must be >= 2"):
+        load_config(None, ["evaluate.auc_bins=1"])

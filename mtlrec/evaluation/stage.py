@@ -127,6 +127,13 @@ def test_predictions(model: ServedModel, test: DataFrame) -> DataFrame:
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
+    test_rows = summary.split_rows().get(S.TEST, 0)
+    if summary.split_rows() and not test_rows:
+        raise ValueError(
+            f"the test split of samples v{summary.table_version(S.SAMPLES_TABLE)} is empty (test: "
+            f"{cfg.features.test_start} to the last event day): the events do not reach it, or every exposure "
+            f"there still has an open attribution window (features.attribution_hours {cfg.features.attribution_hours})"
+        )
     model = ServedModel.load(summary.model_path())
     baselines = {name: ServedModel.load(path) for name, path in summary.baseline_models().items()}
     tasks = model.tasks

@@ -47,12 +47,7 @@ class ScoreConfig:
         allowed = (*tasks, *derived, *ITEM_TERMS)
         checks = [
             (len(self.strategies) > 0, "score.strategies must name at least one strategy"),
-            (self.top_k >= 1, "score.top_k must be >= 1"),
-            (self.batch_size >= 1, "score.batch_size must be >= 1"),
-            (
-                self.leaderboard_size >= 1 and self.trending_days >= 1,
-                "score.leaderboard_size and trending_days must be >= 1",
-            ),
+            *at_least("score", self, ("top_k", "batch_size", "leaderboard_size", "trending_days")),
             (self.category_cap >= 0, "score.category_cap must be >= 0 (0: no cap)"),
             *at_least(
                 "score",

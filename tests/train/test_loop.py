@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import log_loss, roc_auc_score
 
 from mtlrec.layout import feature_layout
 from mtlrec.metrics import task_metrics
@@ -167,7 +168,7 @@ def test_best_epoch_takes_the_later_folder_of_a_repeated_epoch_and_the_best_metr
     assert lowest.best["epoch"] == 0
 
 
-def test_validation_without_a_process_group_is_the_metrics_of_every_row(tiny: Any) -> None:
+def test_validation_without_a_process_group_scores_every_row_as_scikit_learn_does(tiny: Any) -> None:
     torch.manual_seed(0)
     objective = build_objective(tiny.config())
     data = batches(tiny, rows=700)
@@ -175,12 +176,21 @@ def test_validation_without_a_process_group_is_the_metrics_of_every_row(tiny: An
 
     local = predict_in_step(objective, data, data[0], tiny.tasks)
     metrics = validation_metrics(local, users, tiny.tasks)
+    halved = validation_metrics(local, users, tiny.tasks, keep_rate=0.5)
 
-    expected = task_metrics(local.labels, local.probs, tiny.tasks, weights=local.weights, groups=users)
     assert len(local.labels) == metrics["valid/rows"] == 700
     assert set(metric_names(tiny.tasks)) == set(metrics) - {"valid/rows"}
-    assert metrics["valid/click_gauc"] == expected["click"]["gauc"]
-    assert metrics["valid/mean_auc"] == (expected["click"]["auc"] + expected["purchase"]["auc"]) / 2
+    aucs = []
+    for i, task in enumerate(tiny.tasks):
+        y, p = local.labels[:, i], local.probs[:, i]
+        aucs.append(roc_auc_score(y, p))
+        assert metrics[f"valid/{task}_auc"] == pytest.approx(aucs[-1], abs=1e-12)
+        assert metrics[f"valid/{task}_logloss"] == pytest.approx(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)), rel=1e-6)
+        assert metrics[f"valid/{task}_calibration"] == pytest.approx(p.mean() / y.mean(), rel=1e-6)
+    assert metrics["valid/mean_auc"] == pytest.approx(np.mean(aucs), abs=1e-12)
+    # the down-sampling correction lowers every click probability, so the ranking stays
+    assert halved["valid/click_auc"] == pytest.approx(metrics["valid/click_auc"], abs=1e-12)
+    assert halved["valid/click_calibration"] < metrics["valid/click_calibration"]
 
 
 def test_tiny_config_overrides_only_what_it_is_given(tiny: Any) -> None:
