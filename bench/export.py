@@ -31,10 +31,10 @@ import torch
 
 from mtlrec.config import load_config
 from mtlrec.export.formats import to_onnx
-from mtlrec.export.graph import ServingModel, input_names
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import build_model
 from mtlrec.models.config import ModelConfig
+from mtlrec.serving.graph import ServingModel, input_names
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -50,7 +50,9 @@ def test_run_records_every_stage_with_timings_and_test_metrics(run_summary: dict
     report = Path(run_summary["artifacts"]["report"])
     files = {"report.md", "metrics.json", "calibration.png", "learning_curves.png", "task_auc.png", "ranking.png"}
     assert files | {"report.html"} <= {p.name for p in report.iterdir()}
-    assert run_summary["metrics"]["report_extras_seconds"] > 0
+    assert run_summary["metrics"]["report_extras_seconds"] > 0 and run_summary["metrics"]["importance_seconds"] > 0
+    page = (report / "report.html").read_text()
+    assert "What the model relies on" in page and "importance_click.png" not in page  # plots inlined
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 from mtlrec import schedule
 from mtlrec.cli import main
 from mtlrec.config import load_config
+from mtlrec.run import paths
 from mtlrec.run.summary import RunSummary, StageReport, previous_model
 
 D = dt.date(2026, 11, 5)
@@ -32,8 +33,8 @@ def test_a_run_date_reads_its_folder_and_rebuilds_the_days_its_late_events_can_r
 
 def test_run_ids_name_their_date_and_ranges_are_inclusive() -> None:
     assert schedule.run_id(D) == "20261105"
-    assert schedule.run_date("20261105") == D
-    assert schedule.run_date("20261122T204439474743Z") is None
+    assert paths.run_date("20261105") == D
+    assert paths.run_date("20261122T204439474743Z") is None
     assert schedule.days(D, D + dt.timedelta(days=2)) == [D, D + dt.timedelta(days=1), D + dt.timedelta(days=2)]
     with pytest.raises(ValueError, match="ends .* before it starts"):
         schedule.days(D, D - dt.timedelta(days=1))

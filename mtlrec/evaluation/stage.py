@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
+import time
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,11 @@ from mtlrec import storage, tables
 from mtlrec.config import Config
 from mtlrec.evaluation import transforms as T
 from mtlrec.evaluation.extras import publish_html
+from mtlrec.evaluation.html import Importance
+from mtlrec.evaluation.importance import describe, permutation_importance, plot_importance
 from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
+from mtlrec.models.artifact import load_model
 from mtlrec.run import paths
 from mtlrec.run.summary import REPORT, RunSummary, StageReport
 from mtlrec.serving.inference import ServedModel, prob_column, with_predictions
@@ -125,6 +129,22 @@ def test_predictions(model: ServedModel, test: DataFrame) -> DataFrame:
     return with_predictions(test, model=model, keep=keep).persist(StorageLevel.MEMORY_AND_DISK)
 
 
+def importance(test: DataFrame, model: ServedModel, *, rows: int, repeats: int, seed: int, out: str) -> Importance:
+    """Permutation importance of the model's feature groups on a sample of `rows` test rows.
+
+    The sample (bounded by `rows`, whatever the split's size) is the only part of the
+    test split that reaches the driver.
+    """
+    loaded = load_model(model.path)
+    total = max(test.count(), 1)
+    sample = test.sample(fraction=min(1.0, 1.2 * rows / total), seed=seed).limit(rows)
+    frame = sample.select(*loaded.layout.columns, *model.tasks).toArrow()
+    columns = {c: frame.column(c).to_numpy(zero_copy_only=False) for c in loaded.layout.columns}
+    labels = {t: frame.column(t).to_numpy(zero_copy_only=False) for t in model.tasks}
+    result = permutation_importance(loaded.model, loaded.layout, columns, labels, repeats=repeats, seed=seed)
+    return Importance(text=describe(result), images=plot_importance(result, out))
+
+
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
     test_rows = summary.split_rows().get(S.TEST, 0)
@@ -181,8 +201,31 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     report = publish_report(
         cfg.paths.root, summary.run_id, title=title, metrics=metrics, history=model.metadata.history
     )
-    extras = publish_html(spark, cfg.paths.root, summary, model.metadata, title=title, metrics=metrics, out=report)
+    ec = cfg.evaluate
+    with tempfile.TemporaryDirectory() as plots:
+        began = time.perf_counter()
+        relied_on = None
+        if ec.importance_rows > 0:
+            relied_on = importance(
+                test, model, rows=ec.importance_rows, repeats=ec.importance_repeats, seed=ec.seed, out=plots
+            )
+        metrics["importance_seconds"] = round(time.perf_counter() - began, 2)
+        extras = publish_html(
+            spark,
+            cfg.paths.root,
+            summary,
+            model.metadata,
+            title=title,
+            metrics=metrics,
+            out=report,
+            importance=relied_on,
+        )
     metrics["report_extras_seconds"] = extras.seconds
+    log.info(
+        "evaluate: behaviour and data quality %.1fs, feature importance %.1fs (apart from the metrics)",
+        extras.seconds,
+        metrics["importance_seconds"],
+    )
     log.info("evaluate: %s; report in %s", {t: metrics["test"][t] for t in tasks}, report)
     for key, values in metrics["ranking"].items():
         log.info("evaluate: ranking %s: %s", key, {m: round(v, 4) for m, v in values.items()})

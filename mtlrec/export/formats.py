@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from mtlrec.export.graph import BATCH_AXIS, ServingModel, example_inputs, input_names, output_names
 from mtlrec.layout import FeatureLayout
+from mtlrec.serving.graph import BATCH_AXIS, ServingModel, example_inputs, input_names, output_names
 
 log = logging.getLogger(__name__)
 

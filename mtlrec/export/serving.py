@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mtlrec import storage
-from mtlrec.export.graph import BATCH_AXIS, DENSE_INPUT, output_names
 from mtlrec.layout import DENSE_FEATURES, OOV, FeatureLayout
 from mtlrec.schema import FEATURE, ID, INDEX, MEAN, STD
+from mtlrec.serving.graph import BATCH_AXIS, DENSE_INPUT, output_names
 
 INPUT = "input"  # vocabulary column: the model input an id's index goes to
 

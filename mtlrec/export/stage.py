@@ -15,13 +15,13 @@ from typing import Any
 from mtlrec import storage
 from mtlrec.config import Config
 from mtlrec.export.formats import FORMATS
-from mtlrec.export.graph import ServingModel
 from mtlrec.export.serving import parquet_bytes, read_table, serving_spec, standardisation, vocabulary
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.artifact import load_model
 from mtlrec.run.artifact import OOV_ROW
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.schema import FEATURE, FEATURE_STATS_TABLE, ID, INDEX, MEAN, STD, VOCABULARY_TABLE
+from mtlrec.serving.graph import ServingModel
 
 log = logging.getLogger(__name__)
 

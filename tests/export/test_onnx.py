@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from mtlrec.export.formats import to_onnx, to_torchscript
-from mtlrec.export.graph import ServingModel, corrected
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import MODELS, build_model, calibration, collate
 from mtlrec.models.config import ModelConfig
+from mtlrec.serving.graph import ServingModel, corrected
 
 TASKS = ("click", "purchase")
 CFG = ModelConfig(

@@ -19,7 +19,7 @@ from mtlrec.config import ConfigError, load_config
         ("generate.dirt.late=1.5", "generate.dirt rates must be in"),
         ("generate.dirt.duplicat=0.1", "unknown key 'generate.dirt.duplicat'"),
         ("ingest.date_range=[2026-11-03, 2026-11-01]", "ingest.date_range must be"),
-        ("ingest.late_days=-1", "ingest windows must be >= 0"),
+        ("ingest.late_days=-1", "ingest.late_days must be >= 0"),
     ],
 )
 def test_a_wrong_setting_fails_naming_it(override: str, message: str) -> None:

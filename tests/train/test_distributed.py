@@ -6,6 +6,7 @@ tests, and one DDP run whose worker the test kills.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,9 +21,11 @@ import pytest
 import torch
 
 from mtlrec import schema as S
+from mtlrec.config import PathsConfig
 from mtlrec.layout import feature_layout
 from mtlrec.metrics import task_metrics
 from mtlrec.models import build_model, collate
+from mtlrec.run import paths
 from mtlrec.train.driver import TrainingResult, run_training, trained_model_state
 from mtlrec.train.validation import user_keys
 
@@ -35,7 +38,10 @@ def fsdp_run(
 ) -> TrainingResult:
     root = tmp_path_factory.mktemp("fsdp")
     cfg = tiny.config(parallelism="fsdp", epochs=2)
-    return run_training(cfg, samples_path=samples_table, samples_version=0, storage_path=str(root), name="fsdp")
+    # a data root's Ray storage, where loading a checkpoint accepts it from
+    return run_training(
+        cfg, samples_path=samples_table, samples_version=0, storage_path=paths.ray(str(root)), name="fsdp"
+    )
 
 
 def test_fsdp_workers_each_hold_about_half_of_every_parameter_embeddings_included(
@@ -53,7 +59,8 @@ def test_fsdp_workers_each_hold_about_half_of_every_parameter_embeddings_include
 def test_sharded_checkpoint_loads_into_one_process_and_reproduces_the_cross_worker_metrics(
     fsdp_run: TrainingResult, samples_table: str, tiny: Any
 ) -> None:
-    cfg = tiny.config(parallelism="fsdp")
+    root = str(Path(fsdp_run.checkpoint_path).parents[2])  # <root>/ray/fsdp/checkpoint_...
+    cfg = dataclasses.replace(tiny.config(parallelism="fsdp"), paths=PathsConfig(root=root))
     layout = feature_layout(tiny.tasks)
     model = build_model(tiny.model, layout)
     model.load_state_dict(trained_model_state(cfg, fsdp_run.checkpoint_path))  # 2 shards -> 1 process
