@@ -129,15 +129,16 @@ def test_predictions(model: ServedModel, test: DataFrame) -> DataFrame:
     return with_predictions(test, model=model, keep=keep).persist(StorageLevel.MEMORY_AND_DISK)
 
 
-def importance(test: DataFrame, model: ServedModel, *, rows: int, repeats: int, seed: int, out: str) -> Importance:
+def importance(
+    test: DataFrame, model: ServedModel, *, total: int, rows: int, repeats: int, seed: int, out: str
+) -> Importance:
     """Permutation importance of the model's feature groups on a sample of `rows` test rows.
 
     The sample (bounded by `rows`, whatever the split's size) is the only part of the
     test split that reaches the driver.
     """
     loaded = load_model(model.path)
-    total = max(test.count(), 1)
-    sample = test.sample(fraction=min(1.0, 1.2 * rows / total), seed=seed).limit(rows)
+    sample = test.sample(fraction=min(1.0, 1.2 * rows / max(total, 1)), seed=seed).limit(rows)
     frame = sample.select(*loaded.layout.columns, *model.tasks).toArrow()
     columns = {c: frame.column(c).to_numpy(zero_copy_only=False) for c in loaded.layout.columns}
     labels = {t: frame.column(t).to_numpy(zero_copy_only=False) for t in model.tasks}
@@ -207,7 +208,13 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         relied_on = None
         if ec.importance_rows > 0:
             relied_on = importance(
-                test, model, rows=ec.importance_rows, repeats=ec.importance_repeats, seed=ec.seed, out=plots
+                test,
+                model,
+                total=rows,  # the test split's rows, counted with the predictions
+                rows=ec.importance_rows,
+                repeats=ec.importance_repeats,
+                seed=ec.seed,
+                out=plots,
             )
         metrics["importance_seconds"] = round(time.perf_counter() - began, 2)
         extras = publish_html(
