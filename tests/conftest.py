@@ -1,5 +1,7 @@
-"""One SparkSession (Delta configured) and one local Ray for the whole test run, and
-the small generated funnel the features and serving tests build tables from."""
+"""One SparkSession (Delta configured) and one local Ray for the whole test run; the
+small generated funnel the features and serving tests build tables from; and one
+end-to-end run whose generated log and tables the pipeline, cluster and Ray job tests
+share (generating and building them is most of what those tests cost)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import dataclasses
 import datetime as dt
 import functools
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -16,7 +20,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec import tables
+from mtlrec import storage, tables
+from mtlrec.cli import main
 from mtlrec.config import Config, RayConfig, SparkConfig
 from mtlrec.features import stage as features_stage
 from mtlrec.features.config import FeaturesConfig
@@ -112,3 +117,70 @@ def run_features(spark: SparkSession, root: Path, days: list[dt.date], **feature
 def features_run(spark: SparkSession) -> FeaturesRun:
     """`features_run(root, days, **features)`: funnel events of `days`, then the features stage."""
     return functools.partial(run_features, spark)
+
+
+FUNNEL_DAYS = [FUNNEL_START + dt.timedelta(days=n) for n in range(4)]
+
+
+@dataclasses.dataclass(frozen=True)
+class FunnelBuild:
+    """The funnel's features as a daily schedule builds them: days 1-3, then day 4 added."""
+
+    root: Path
+    first: StageReport  # days 1-3 from nothing (a full build)
+    added: StageReport  # day 4 as a daily increment
+
+
+@pytest.fixture(scope="session")
+def funnel_features(features_run: FeaturesRun, tmp_path_factory: pytest.TempPathFactory) -> FunnelBuild:
+    """Shared, read only: a test that runs features again copies `root` first."""
+    root = tmp_path_factory.mktemp("funnel")
+    first = features_run(root, FUNNEL_DAYS[:3])
+    return FunnelBuild(root=root, first=first, added=features_run(root, FUNNEL_DAYS))
+
+
+# the shared end-to-end run: a tiny generated log through every stage of `mtlrec run`
+PIPELINE = [
+    "generate.events=35000",
+    "generate.users=600",
+    "generate.items=250",
+    "train.epochs=3",
+    "score.top_k=5",
+    # fewer than the 250 items: candidates are generated, not the whole catalogue
+    "score.catalogue_max=100",
+    "score.popular=40",
+    "score.category_cap=2",
+    "evaluate.ranking_k=5",
+]
+
+
+@pytest.fixture(scope="session")
+def pipeline_summary(spark: SparkSession, ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`mtlrec run` with the built-in defaults (no --conf) and `PIPELINE`; its run summary."""
+    root = tmp_path_factory.mktemp("pipeline")
+    overrides = [f"paths.root={root}", f"mlflow.tracking_uri=file://{root}/mlruns", *PIPELINE]
+    # no --conf: the built-in defaults are the demo's (conf/local.yaml spells them out)
+    assert main(["run", *[a for o in overrides for a in ("--set", o)]]) == 0
+    summary: dict[str, Any] = storage.read_json(f"{root}/runs/latest.json")
+    return summary
+
+
+def copy_run(summary: dict[str, Any], to: Path, *, tables_too: bool = False) -> None:
+    """Copy the shared run's generated log (and with `tables_too` every table and the run
+    summary) to the data root `to`: the copy's stages read and write only under `to`."""
+    root = Path(summary["config"]["paths"]["root"])
+    shutil.copytree(root / "raw", to / "raw")
+    if tables_too:
+        shutil.copytree(root / "tables", to / "tables")
+        # the run's own summary: later tests may start other runs in the shared root
+        (to / "runs").mkdir()
+        for name in (summary["run_id"], paths.LATEST):
+            shutil.copyfile(root / "runs" / f"{summary['run_id']}.json", to / "runs" / f"{name}.json")
+    else:  # the generator's known truth, which evaluate's oracle reads
+        shutil.copytree(Path(paths.table(str(root), S.TRUTH_TABLE)), Path(paths.table(str(to), S.TRUTH_TABLE)))
+
+
+@pytest.fixture(scope="session")
+def copy_pipeline_run(pipeline_summary: dict[str, Any]) -> Callable[..., None]:
+    """`copy_pipeline_run(to, tables_too=False)`: the shared run's log (and tables) under `to`."""
+    return functools.partial(copy_run, pipeline_summary)

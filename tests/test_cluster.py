@@ -2,9 +2,11 @@
 (separate executor JVMs and Python workers) and a two-node Ray cluster.
 
 What local mode hides fails here first: closures that do not pickle, files not
-shipped to executors, paths only the driver sees. The test is the acceptance of
-scheduled runs too: a three-day backfill, then a forced re-run of the middle day,
-leaves every table's row count unchanged, and a plain re-run skips what is done.
+shipped to executors, paths only the driver sees (the script runs from a folder other
+than the repository's). The test is the acceptance of scheduled runs too: a three-day
+backfill of the shared generated log, then a forced re-run of the middle day (in this
+process: the cluster part is the backfill's), leaves every table's row count unchanged,
+and a plain re-run skips what is done.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +31,9 @@ from mtlrec.run import paths
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
+CONF = str(REPO / "conf/local.yaml")
+# the first three days of the shared run's generated log (conftest.PIPELINE)
 SETTINGS = [
-    "generate.start_date=2026-11-01",
-    "generate.days=3",
-    "generate.events=9000",
-    "generate.users=300",
-    "generate.items=120",
     "features.valid_start=2026-11-02",
     "features.test_start=2026-11-03",
     "train.epochs=1",
@@ -65,20 +64,24 @@ def ray_two_nodes() -> Iterator[str]:
     try:
         yield str(cluster.address)
     finally:
+        ray.shutdown()  # a driver of this process may have connected to the cluster
         cluster.shutdown()
         ensure_ray(RayConfig(num_cpus=4))
 
 
+def sets(root: Path, *more: str) -> list[str]:
+    return [a for o in [f"paths.root={root}", *more, *SETTINGS] for a in ("--set", o)]
+
+
 def submit(root: Path, ray_address: str, *args: str) -> subprocess.CompletedProcess[str]:
-    sets = [a for o in [f"paths.root={root}", f"ray.address={ray_address}", *SETTINGS] for a in ("--set", o)]
     env = {
         **os.environ,
         "SPARK_MASTER": "local-cluster[2,1,1024]",
         "PYTHON": sys.executable,
         "PYSPARK_PYTHON": sys.executable,
     }
-    command = [str(REPO / "spark-submit.sh"), *args, "--conf", "conf/local.yaml", *sets]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+    command = [str(REPO / "spark-submit.sh"), *args, "--conf", CONF, *sets(root, f"ray.address={ray_address}")]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=1500)
 
 
 def row_counts(spark: SparkSession, root: Path) -> dict[str, int]:
@@ -87,19 +90,14 @@ def row_counts(spark: SparkSession, root: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def backfilled(spark: SparkSession, ray_two_nodes: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def backfilled(
+    spark: SparkSession,
+    copy_pipeline_run: Callable[..., None],
+    ray_two_nodes: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     root = tmp_path_factory.mktemp("cluster")
-    assert (
-        main(
-            [
-                "generate",
-                "--conf",
-                "conf/local.yaml",
-                *[a for o in [f"paths.root={root}", *SETTINGS] for a in ("--set", o)],
-            ]
-        )
-        == 0
-    )
+    copy_pipeline_run(root)
     done = submit(root, ray_two_nodes, "backfill", "--from", DAYS[0], "--to", DAYS[-1])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return root
@@ -127,16 +125,17 @@ def test_forced_rerun_of_the_middle_day_leaves_every_row_count_unchanged_and_a_p
     assert min(before.values()) > 0
     versions = {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before}
 
-    rerun = submit(backfilled, ray_two_nodes, "run", "--date", DAYS[1], "--force")
-    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]
+    assert (
+        main(["run", "--date", DAYS[1], "--force", "--conf", CONF, *sets(backfilled, f"ray.address={ray_two_nodes}")])
+        == 0
+    )
     assert row_counts(spark, backfilled) == before
     rewritten = {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before}
     assert rewritten[S.EVENTS_TABLE] > versions[S.EVENTS_TABLE]  # it did run again
 
     # a plain re-run starts no engine: every stage is recognised as done, in this process
     caplog.set_level(logging.INFO, logger="mtlrec")
-    sets = [a for o in [f"paths.root={backfilled}", *SETTINGS] for a in ("--set", o)]
-    assert main(["run", "--date", DAYS[1], "--conf", "conf/local.yaml", *sets]) == 0
+    assert main(["run", "--date", DAYS[1], "--conf", CONF, *sets(backfilled)]) == 0
     done = storage.read_json(f"{backfilled}/runs/{DAYS[1].replace('-', '')}.json")["stages"]
     assert {"ingest", "features", "train", "score"} <= set(done)
     for stage in done:

@@ -14,51 +14,31 @@ from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.cli import STAGES, main
 
-TINY = [
-    "generate.events=35000",
-    "generate.users=600",
-    "generate.items=250",
-    "train.epochs=3",
-    "score.top_k=5",
-    # fewer than the 250 items: candidates are generated, not the whole catalogue
-    "score.catalogue_max=100",
-    "score.popular=40",
-    "score.category_cap=2",
-    "evaluate.ranking_k=5",
-]
-K, CAP = 5, 2
-
-
-@pytest.fixture(scope="module")
-def run_summary(spark: SparkSession, ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("pipeline")
-    overrides = [f"paths.root={root}", f"mlflow.tracking_uri=file://{root}/mlruns", *TINY]
-    # no --conf: the built-in defaults are the demo's (conf/local.yaml spells them out)
-    code = main(["run", *[a for o in overrides for a in ("--set", o)]])
-    assert code == 0
-    summary: dict[str, Any] = storage.read_json(f"{root}/runs/latest.json")
-    return summary
+K, CAP = 5, 2  # score.top_k and score.category_cap of the shared run (conftest.PIPELINE)
 
 
 @pytest.mark.slow
-def test_run_records_every_stage_with_timings_and_test_metrics(run_summary: dict[str, Any]) -> None:
-    assert list(run_summary["stages"]) == list(STAGES)
-    assert all(stage["seconds"] > 0 for stage in run_summary["stages"].values())
+def test_run_records_every_stage_with_timings_and_test_metrics(pipeline_summary: dict[str, Any]) -> None:
+    assert list(pipeline_summary["stages"]) == list(STAGES)
+    assert all(stage["seconds"] > 0 for stage in pipeline_summary["stages"].values())
     for task in ("click", "purchase"):
-        assert 0.0 < run_summary["metrics"]["test"][task]["logloss"] < 1.0
-        assert 0.5 < run_summary["metrics"]["oracle"][task]["auc"] <= 1.0
-    report = Path(run_summary["artifacts"]["report"])
+        assert 0.0 < pipeline_summary["metrics"]["test"][task]["logloss"] < 1.0
+        assert 0.5 < pipeline_summary["metrics"]["oracle"][task]["auc"] <= 1.0
+    report = Path(pipeline_summary["artifacts"]["report"])
     files = {"report.md", "metrics.json", "calibration.png", "learning_curves.png", "task_auc.png", "ranking.png"}
     assert files | {"report.html"} <= {p.name for p in report.iterdir()}
-    assert run_summary["metrics"]["report_extras_seconds"] > 0 and run_summary["metrics"]["importance_seconds"] > 0
+    assert (
+        pipeline_summary["metrics"]["report_extras_seconds"] > 0
+        and pipeline_summary["metrics"]["importance_seconds"] > 0
+    )
     page = (report / "report.html").read_text()
     assert "What the model relies on" in page and "importance_click.png" not in page  # plots inlined
 
 
 @pytest.mark.slow
-def test_evaluate_ranks_every_strategy_and_baseline_and_reports_uplift(run_summary: dict[str, Any]) -> None:
-    metrics = run_summary["metrics"]
-    strategies = set(run_summary["config"]["score"]["strategies"])
+def test_evaluate_ranks_every_strategy_and_baseline_and_reports_uplift(pipeline_summary: dict[str, Any]) -> None:
+    metrics = pipeline_summary["metrics"]
+    strategies = set(pipeline_summary["config"]["score"]["strategies"])
     expected = {f"mmoe/{s}" for s in strategies} | {f"single_task/{s}" for s in strategies} | {"popular/most_popular"}
     assert set(metrics["ranking"]) == expected
     for values in metrics["ranking"].values():
@@ -73,13 +53,13 @@ def test_evaluate_ranks_every_strategy_and_baseline_and_reports_uplift(run_summa
         assert baseline[task]["auc"] != metrics["test"][task]["auc"]
         assert set(metrics["uplift"]["single_task"][task]) == {"auc", "gauc", "logloss"}
         assert 0.0 <= metrics["thresholds"][task]["precision"] <= 1.0
-    report = (Path(run_summary["artifacts"]["report"]) / "report.md").read_text()
+    report = (Path(pipeline_summary["artifacts"]["report"]) / "report.md").read_text()
     assert "## Ranking at K = 5" in report and "popular/most_popular" in report and "AUC uplift" in report
 
 
 @pytest.mark.slow
 def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
-    spark: SparkSession, run_summary: dict[str, Any]
+    spark: SparkSession, pipeline_summary: dict[str, Any]
 ) -> None:
     expected = {
         S.TRUTH_TABLE,
@@ -101,8 +81,8 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
         S.BEHAVIOUR_COHORTS_TABLE,
         S.BEHAVIOUR_CATEGORY_TRENDS_TABLE,
     }
-    assert set(run_summary["tables"]) == expected
-    for name, table in run_summary["tables"].items():
+    assert set(pipeline_summary["tables"]) == expected
+    for name, table in pipeline_summary["tables"].items():
         delta = deltalake.DeltaTable(table["path"], version=table["version"])
         spark_rows = spark.read.format("delta").option("versionAsOf", table["version"]).load(table["path"]).count()
         assert delta.to_pyarrow_table().num_rows == spark_rows > 0, name
@@ -110,12 +90,12 @@ def test_every_table_is_a_delta_table_deltalake_reads_at_the_recorded_version(
 
 @pytest.mark.slow
 def test_every_user_with_events_gets_k_distinct_unbought_items_per_strategy_within_the_category_cap(
-    spark: SparkSession, run_summary: dict[str, Any]
+    spark: SparkSession, pipeline_summary: dict[str, Any]
 ) -> None:
-    tables = run_summary["tables"]
+    tables = pipeline_summary["tables"]
     events = spark.read.format("delta").load(tables[S.EVENTS_TABLE]["path"])
     recs = spark.read.format("delta").load(tables[S.RECOMMENDATIONS_TABLE]["path"])
-    strategies = set(run_summary["config"]["score"]["strategies"])
+    strategies = set(pipeline_summary["config"]["score"]["strategies"])
     per_list = recs.groupBy(S.STRATEGY, S.USER_ID).agg(
         F.count(F.lit(1)).alias("n"),
         F.count_distinct(S.ITEM_ID).alias("items"),
@@ -143,10 +123,10 @@ def test_every_user_with_events_gets_k_distinct_unbought_items_per_strategy_with
 
 @pytest.mark.slow
 def test_leaderboards_rank_items_by_expected_purchases_overall_per_category_and_by_trend(
-    spark: SparkSession, run_summary: dict[str, Any]
+    spark: SparkSession, pipeline_summary: dict[str, Any]
 ) -> None:
-    boards = spark.read.format("delta").load(run_summary["tables"][S.LEADERBOARD_TABLE]["path"])
-    recs = spark.read.format("delta").load(run_summary["tables"][S.RECOMMENDATIONS_TABLE]["path"])
+    boards = spark.read.format("delta").load(pipeline_summary["tables"][S.LEADERBOARD_TABLE]["path"])
+    recs = spark.read.format("delta").load(pipeline_summary["tables"][S.RECOMMENDATIONS_TABLE]["path"])
     assert {r[S.BOARD] for r in boards.select(S.BOARD).distinct().collect()} == {
         "expected_purchases",
         "category_expected_purchases",
@@ -159,30 +139,30 @@ def test_leaderboards_rank_items_by_expected_purchases_overall_per_category_and_
 
 
 @pytest.mark.slow
-def test_model_beats_chance_on_test_clicks_and_records_its_lineage(run_summary: dict[str, Any]) -> None:
-    assert run_summary["metrics"]["test"]["click"]["auc"] > 0.55
-    model_dir = Path(run_summary["artifacts"]["model"])
+def test_model_beats_chance_on_test_clicks_and_records_its_lineage(pipeline_summary: dict[str, Any]) -> None:
+    assert pipeline_summary["metrics"]["test"]["click"]["auc"] > 0.55
+    model_dir = Path(pipeline_summary["artifacts"]["model"])
     metadata = storage.read_json(str(model_dir / "metadata.json"))
-    assert metadata["tables"][S.SAMPLES_TABLE]["version"] == run_summary["tables"][S.SAMPLES_TABLE]["version"]
+    assert metadata["tables"][S.SAMPLES_TABLE]["version"] == pipeline_summary["tables"][S.SAMPLES_TABLE]["version"]
     assert metadata["config"]["generate"]["events"] == 35000
     assert (model_dir / "model.pt").stat().st_size > 0
 
 
 @pytest.mark.slow
 def test_each_trained_model_is_logged_to_mlflow_with_params_epoch_metrics_and_weights(
-    run_summary: dict[str, Any],
+    pipeline_summary: dict[str, Any],
 ) -> None:
     import mlflow
 
-    root = run_summary["config"]["paths"]["root"]
+    root = pipeline_summary["config"]["paths"]["root"]
     client = mlflow.MlflowClient(tracking_uri=f"file://{root}/mlruns")
     experiment = client.get_experiment_by_name("mtlrec")
     assert experiment is not None
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     # the run's model and its single-task baseline
-    assert set(runs) == {f"{run_summary['run_id']}-mmoe", f"{run_summary['run_id']}-single_task"}
-    logged = runs[f"{run_summary['run_id']}-mmoe"]
-    metadata = storage.read_json(f"{run_summary['artifacts']['model']}/metadata.json")
+    assert set(runs) == {f"{pipeline_summary['run_id']}-mmoe", f"{pipeline_summary['run_id']}-single_task"}
+    logged = runs[f"{pipeline_summary['run_id']}-mmoe"]
+    metadata = storage.read_json(f"{pipeline_summary['artifacts']['model']}/metadata.json")
     assert logged.data.params["model.name"] == "mmoe"
     assert logged.data.params["train.epochs"] == "3"
     assert logged.data.metrics["best.valid.click_auc"] == pytest.approx(metadata["metrics"]["valid/click_auc"])
@@ -193,11 +173,11 @@ def test_each_trained_model_is_logged_to_mlflow_with_params_epoch_metrics_and_we
 
 @pytest.mark.slow
 def test_rerunning_ingest_replaces_its_dates_without_duplicates(
-    spark: SparkSession, run_summary: dict[str, Any]
+    spark: SparkSession, pipeline_summary: dict[str, Any]
 ) -> None:
-    root = run_summary["config"]["paths"]["root"]
-    events_path = run_summary["tables"][S.EVENTS_TABLE]["path"]
-    version = run_summary["tables"][S.EVENTS_TABLE]["version"]
+    root = pipeline_summary["config"]["paths"]["root"]
+    events_path = pipeline_summary["tables"][S.EVENTS_TABLE]["path"]
+    version = pipeline_summary["tables"][S.EVENTS_TABLE]["version"]
     before = spark.read.format("delta").option("versionAsOf", version).load(events_path)
     before_rows = before.count()
     code = main(["ingest", "--conf", "conf/local.yaml", "--set", f"paths.root={root}", "--new-run"])

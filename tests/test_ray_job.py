@@ -7,15 +7,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import ray
-from pyspark.sql import SparkSession
 
 from mtlrec import storage
-from mtlrec.cli import main
 from mtlrec.config import RayConfig
 from mtlrec.ray_cluster import ensure_ray
 
@@ -62,21 +60,15 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_train_job_submitted_with_ray_cli_writes_the_model(spark: SparkSession, ray_head: str, tmp_path: Path) -> None:
-    overrides = [
-        f"paths.root={tmp_path}",
-        "generate.events=8000",
-        "generate.users=300",
-        "generate.items=100",
-        "train.baselines=[]",
-    ]
-    sets = [a for o in overrides for a in ("--set", o)]
-    for stage in ("generate", "ingest", "features"):
-        assert main([stage, "--conf", "conf/local.yaml", *sets]) == 0
-
+def test_train_job_submitted_with_ray_cli_writes_the_model(
+    copy_pipeline_run: Callable[..., None], ray_head: str, tmp_path: Path
+) -> None:
+    # the shared run's samples: the job trains a new model of that run in this root
+    copy_pipeline_run(tmp_path, tables_too=True)
+    sets = ["--set", f"paths.root={tmp_path}", "--set", "train.baselines=[]", "--set", "train.epochs=1"]
     submit = [
         str(BIN / "ray"), "job", "submit", "--address", ray_head, "--working-dir", str(REPO), "--",
-        "python", "jobs/train.py", "--conf", "conf/local.yaml", *sets, "--set", "train.epochs=1",
+        "python", "jobs/train.py", "--conf", "conf/local.yaml", *sets,
     ]  # fmt: skip
     # Ray 2.60 clusters require a token: the local head's is in ~/.ray/auth_token
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "token"}
@@ -90,7 +82,7 @@ def test_train_job_submitted_with_ray_cli_writes_the_model(spark: SparkSession, 
 
     summary = storage.read_json(f"{tmp_path}/runs/latest.json")
     model = Path(summary["artifacts"]["model"])
-    assert (model / "model.pt").stat().st_size > 0
+    assert model.is_relative_to(tmp_path) and (model / "model.pt").stat().st_size > 0
     assert (
         storage.read_json(str(model / "metadata.json"))["tables"]["samples"]["version"]
         == (summary["tables"]["samples"]["version"])

@@ -32,9 +32,8 @@ MODEL = ModelConfig(embedding_dim=4, expert_dims=(8,), tower_dims=(4,), user_buc
 
 
 @pytest.fixture(scope="module")
-def built(features_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("parity")
-    features_run(root, DAYS)
+def built(funnel_features: Any) -> Path:
+    root: Path = funnel_features.root
     return root
 
 
