@@ -37,6 +37,7 @@ from mtlrec.serving.inference import ServedModel, prob_column, with_predictions
 from mtlrec.serving.scored import scored_candidates
 from mtlrec.serving.strategy import ranked
 from mtlrec.spark_session import get_spark
+from mtlrec.tracking import log_evaluation, model_run
 
 log = logging.getLogger(__name__)
 
@@ -237,4 +238,11 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     for key, values in metrics["ranking"].items():
         log.info("evaluate: ranking %s: %s", key, {m: round(v, 4) for m, v in values.items()})
     metrics.pop("calibration_curve")  # in the report's metrics.json; the summary keeps scalars
+    log_evaluation(
+        cfg,
+        model_run_id=model_run(model.metadata.record),
+        run_name=summary.run_id,
+        metrics=metrics,
+        report_dir=report,
+    )
     return StageReport(rows_in=rows, tables=extras.tables, metrics=metrics, artifacts={REPORT: report})

@@ -129,6 +129,11 @@ def save_artifact(path: str, state_dict: dict[str, torch.Tensor], metadata: Arti
     buffer = io.BytesIO()
     torch.save(state_dict, buffer)
     storage.write_bytes(f"{path}/{WEIGHTS}", buffer.getvalue())
+    write_metadata(path, metadata)
+
+
+def write_metadata(path: str, metadata: ArtifactMetadata) -> None:
+    """(Re)write the metadata of the artifact at `path`, whose weights are already there."""
     storage.write_json(f"{path}/{METADATA}", metadata.to_dict())
 
 
