@@ -156,6 +156,13 @@ def test_the_run_holds_settings_epochs_and_the_mtlrec_artifact(published: tuple[
     assert sorted((m.step, m.value) for m in history) == [(1, 0.55), (2, 0.61)]
     logged = {Path(f.path).name for f in client(cfg).list_artifacts(run.info.run_id, "model")}
     assert logged == {"model.pt", "metadata.json"}
+    # what the README says: download `model/` and load it with mtlrec
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="model", tracking_uri=cfg.mlflow.tracking_uri
+    )
+    cols = columns(50, seed=3)
+    expected = load_model(out).predict(cols)["purchase"]
+    np.testing.assert_array_equal(load_model(local).predict(cols)["purchase"], expected)
 
 
 def test_evaluate_logs_test_metrics_and_the_report_into_the_model_run(published: tuple[Config, str]) -> None:

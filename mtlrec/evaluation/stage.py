@@ -4,6 +4,8 @@ The test split is touched here once, for the report; model selection used valid.
 The oracle scores each test impression by its true probability (from `truth`, when
 the log was generated): the AUC ceiling no model can beat on average. Only fixed-size
 aggregates reach the driver: score histograms and one row of means per task.
+With MLflow tracking on, the metrics and the report folder also go to the model's MLflow
+run (`mtlrec.tracking.log_evaluation`), once the report is complete.
 """
 
 from __future__ import annotations
