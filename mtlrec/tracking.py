@@ -4,8 +4,9 @@ Off unless `mlflow.tracking_uri` is set (config validation checks MLflow is inst
 mtlrec never imports MLflow otherwise.
 
 - `train` (`log_training`): the model and train settings as params, every epoch's metrics
-  by step, the best epoch's as `best.*`, the artifact folder under `model/`, and the model
-  as an MLflow model (the caller's `log_model`, given a local copy of the folder). It
+  by step, the best epoch's as `best.*` (tied to the MLflow model), the artifact folder
+  under `model/`, and the model as an MLflow model (the caller's `log_model`, given a
+  local copy of the folder). It
   returns the MLflow run id, which `train` writes into the artifact's metadata (`RUN_KEY`).
 - `evaluate` (`log_evaluation`): the test metrics with flat keys (`test.click.auc`,
   `ranking.mmoe/gmv.ndcg`, ...) and the report folder under `report/`, into the model's
@@ -28,6 +29,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import ModuleType
@@ -77,6 +79,21 @@ def model_run(record: Mapping[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+def _log_metrics(
+    mlflow: ModuleType, run_id: str, metrics: Mapping[str, float], model_id: str | None = None, step: int = 0
+) -> None:
+    """`metrics` into run `run_id`, tied to the MLflow model `model_id`, or to none.
+
+    Through the client: `mlflow.log_metrics` ties a metric given no model to every model
+    the run logged at the same step (0), so epoch 0's metrics would read as the model's.
+    """
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    rows = [Metric(key, value, now, step, model_id=model_id) for key, value in metrics.items()]
+    mlflow.MlflowClient().log_batch(run_id, metrics=rows)
+
+
 def _connect(cfg: Config) -> ModuleType:
     if cfg.mlflow.tracking_uri.startswith("file:"):
         # a folder store is what a laptop has; MLflow 3 asks to opt in to it
@@ -113,11 +130,12 @@ def log_training(
     history: Sequence[Mapping[str, Any]],
     best: Mapping[str, Any],
     model_dir: str,
-    log_model: Callable[[str], object] | None = None,
+    log_model: Callable[[str], str] | None = None,
 ) -> str | None:
     """Log one trained model, saved at `model_dir`, to a new MLflow run; returns its id (None when off).
 
-    `log_model(local_dir)` logs the MLflow model of the artifact's local copy inside the run.
+    `log_model(local_dir)` logs the MLflow model of the artifact's local copy inside the run
+    and returns its MLflow model id, to which the `best.*` metrics are tied.
     Raises `TrackingError` when MLflow fails.
     """
     if not cfg.mlflow.tracking_uri:
@@ -128,12 +146,13 @@ def log_training(
         mlflow.set_experiment(cfg.mlflow.experiment)
         with local_copy(model_dir) as local, mlflow.start_run(run_name=run_name) as run:
             mlflow.log_params({**_flat("model", settings["model"]), **_flat("train", settings["train"])})
-            for epoch in history:
-                mlflow.log_metrics(_numeric(epoch), step=int(epoch["epoch"]))
-            mlflow.log_metrics({f"best.{k}": v for k, v in _numeric(best).items()})
             mlflow.log_artifacts(local, artifact_path=MODEL_PATH)
-            if log_model is not None:
-                log_model(local)
+            # the model before any metric: MLflow 3 copies a run's metrics of step 0 to a newly
+            # logged model, and the run's history would hold epoch 0 twice
+            model_id = log_model(local) if log_model is not None else None
+            for epoch in history:
+                _log_metrics(mlflow, run.info.run_id, _numeric(epoch), step=int(epoch["epoch"]))
+            _log_metrics(mlflow, run.info.run_id, {f"best.{k}": v for k, v in _numeric(best).items()}, model_id)
     log.info(
         "train: logged to MLflow %s, experiment %s, run %s",
         redacted(cfg.mlflow.tracking_uri),
@@ -182,7 +201,7 @@ def log_evaluation(
             local_copy(report_dir) as local,
             mlflow.start_run(run_id=model_run_id, run_name=None if model_run_id else run_name) as run,
         ):
-            mlflow.log_metrics(flat_metrics(metrics))
+            _log_metrics(mlflow, run.info.run_id, flat_metrics(metrics))
             mlflow.log_artifacts(local, artifact_path=REPORT_PATH)
     log.info("evaluate: logged to MLflow %s, run %s", redacted(cfg.mlflow.tracking_uri), run.info.run_id)
     return str(run.info.run_id)

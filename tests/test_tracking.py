@@ -49,8 +49,9 @@ MODEL = ModelConfig(
 )
 KEEP_RATE = 0.25  # trained unweighted on a quarter of the negatives: the correction matters
 RUN_ID = "r1"
-BEST = {"epoch": 2, "valid/click_auc": 0.61, "valid/purchase_auc": 0.58, "train/rows": 100}
-HISTORY = [{"epoch": 1, "valid/click_auc": 0.55, "train/loss": 0.7}, {"epoch": 2, **BEST}]
+# epochs count from 0, as the trainer's do: MLflow re-logs a run's step-0 metrics for a new model
+BEST = {"epoch": 1, "valid/click_auc": 0.61, "valid/purchase_auc": 0.58, "train/rows": 100}
+HISTORY = [{"epoch": 0, "valid/click_auc": 0.55, "train/loss": 0.7}, {"epoch": 1, **BEST}]
 
 
 def config(root: str, tracking_uri: str) -> Config:
@@ -153,7 +154,15 @@ def test_the_run_holds_settings_epochs_and_the_mtlrec_artifact(published: tuple[
     assert run.info.run_name == f"{RUN_ID}-mmoe"
     assert run.data.params["model.embedding_dim"] == "4" and run.data.metrics["best.valid.click_auc"] == 0.61
     history = client(cfg).get_metric_history(run.info.run_id, "valid.click_auc")
-    assert sorted((m.step, m.value) for m in history) == [(1, 0.55), (2, 0.61)]
+    assert sorted((m.step, m.value) for m in history) == [(0, 0.55), (1, 0.61)]  # each epoch once
+    model_id = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/served_model").model_id
+    tied = {m.key: m.value for m in client(cfg).get_logged_model(model_id).metrics or []}
+    assert tied == {
+        "best.valid.click_auc": 0.61,
+        "best.valid.purchase_auc": 0.58,
+        "best.train.rows": 100,
+        "best.epoch": 1,
+    }
     logged = {Path(f.path).name for f in client(cfg).list_artifacts(run.info.run_id, "model")}
     assert logged == {"model.pt", "metadata.json"}
     # what the README says: download `model/` and load it with mtlrec
@@ -186,6 +195,7 @@ def test_evaluate_logs_test_metrics_and_the_report_into_the_model_run(published:
     run = client(cfg).get_run(str(model_run_id))
     assert run.data.metrics["test.click.auc"] == 0.7 and run.data.metrics["test.purchase.auc"] == 0.65
     assert math.isnan(run.data.metrics["test.click.gauc"])
+    assert [m.value for m in client(cfg).get_metric_history(str(model_run_id), "test.click.auc")] == [0.7]
     assert run.data.metrics["ranking.mmoe/gmv.ndcg"] == 0.3 and run.data.metrics["ranking.popular/most popular_.ndcg"]
     assert run.data.metrics["thresholds.click.f1"] == 0.2 and run.data.metrics["best.valid.click_auc"] == 0.61
     reported = {Path(f.path).name for f in client(cfg).list_artifacts(str(model_run_id), "report")}

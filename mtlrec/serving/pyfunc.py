@@ -88,7 +88,7 @@ def requirements() -> list[str]:
 
 def log_served_model(local_artifact: str) -> str:
     """Log the artifact folder `local_artifact` (local) as an MLflow model in the active run;
-    returns the model's URI."""
+    returns the MLflow model id."""
     layout = FeatureLayout.from_dict(read_metadata(local_artifact).layout)
     info = mlflow.pyfunc.log_model(
         name=NAME,
@@ -98,4 +98,4 @@ def log_served_model(local_artifact: str) -> str:
         input_example=input_example(layout),
         pip_requirements=requirements(),
     )
-    return str(info.model_uri)
+    return str(info.model_id)

@@ -93,11 +93,11 @@ def publish(
     return out
 
 
-def log_served_model(local_artifact: str) -> None:
-    """The artifact as an MLflow model (`serving.pyfunc`), in the active MLflow run."""
+def log_served_model(local_artifact: str) -> str:
+    """The artifact as an MLflow model (`serving.pyfunc`) in the active MLflow run; its id."""
     from mtlrec.serving import pyfunc  # imports MLflow: only when tracking is on
 
-    pyfunc.log_served_model(local_artifact)
+    return pyfunc.log_served_model(local_artifact)
 
 
 def valid_metrics(result: TrainingResult) -> dict[str, Any]:
