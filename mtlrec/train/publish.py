@@ -75,7 +75,12 @@ def publish(
     record: dict[str, Any] | None = None,
     out: str | None = None,
 ) -> str:
-    """Write the best checkpoint as the run's model artifact (or at `out`); returns its folder."""
+    """Write the best checkpoint as the run's model artifact (or at `out`); returns its folder.
+
+    With MLflow tracking on, then logs it (`mtlrec.tracking.log_training`) and records the
+    MLflow run id in the artifact's metadata; a tracking failure raises `TrackingError`
+    once the artifact is complete.
+    """
     out = out or paths.model(cfg.paths.root, summary.run_id)
     metadata = artifact_metadata(cfg, summary, result, record or {})
     save_artifact(out, trained_model_state(cfg, result.checkpoint_path), metadata)
