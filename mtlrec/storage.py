@@ -87,6 +87,19 @@ def list_files(uri: str) -> list[str]:
     return _list(uri, fs.FileType.File)
 
 
+def copy_files_to_local(uri: str, local: str) -> list[str]:
+    """Copy the files directly under the folder `uri` (not its subfolders) into the local
+    folder `local`, for tools that read local files only; returns their names."""
+    names = list_files(uri)
+    if not names:
+        raise FileNotFoundError(f"no files in {uri}")
+    os.makedirs(local, exist_ok=True)
+    for name in names:
+        with open(os.path.join(local, name), "wb") as out:
+            out.write(read_bytes(f"{uri.rstrip('/')}/{name}"))
+    return names
+
+
 def delete_dir(uri: str) -> None:
     filesystem, path = _resolve(uri)
     if filesystem.get_file_info(path).type != fs.FileType.NotFound:

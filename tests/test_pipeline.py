@@ -169,6 +169,10 @@ def test_each_trained_model_is_logged_to_mlflow_with_params_epoch_metrics_and_we
     epochs = client.get_metric_history(logged.info.run_id, "valid.click_auc")
     assert sorted(m.step for m in epochs) == [h["epoch"] for h in metadata["history"]]
     assert "model/model.pt" in {f.path for f in client.list_artifacts(logged.info.run_id, "model")}
+    # evaluate logged into the model's run (no third run): its test metrics and the report
+    assert logged.data.metrics["test.click.auc"] == pytest.approx(run_summary["metrics"]["test"]["click"]["auc"]) and (
+        "report/report.html" in {f.path for f in client.list_artifacts(logged.info.run_id, "report")}
+    )
 
 
 @pytest.mark.slow

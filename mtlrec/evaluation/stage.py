@@ -4,6 +4,8 @@ The test split is touched here once, for the report; model selection used valid.
 The oracle scores each test impression by its true probability (from `truth`, when
 the log was generated): the AUC ceiling no model can beat on average. Only fixed-size
 aggregates reach the driver: score histograms and one row of means per task.
+With MLflow tracking on, the metrics and the report folder also go to the model's MLflow
+run (`mtlrec.tracking.log_evaluation`), once the report is complete.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from mtlrec.serving.inference import ServedModel, prob_column, with_predictions
 from mtlrec.serving.scored import scored_candidates
 from mtlrec.serving.strategy import ranked
 from mtlrec.spark_session import get_spark
+from mtlrec.tracking import log_evaluation, model_run
 
 log = logging.getLogger(__name__)
 
@@ -237,4 +240,11 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     for key, values in metrics["ranking"].items():
         log.info("evaluate: ranking %s: %s", key, {m: round(v, 4) for m, v in values.items()})
     metrics.pop("calibration_curve")  # in the report's metrics.json; the summary keeps scalars
+    log_evaluation(
+        cfg,
+        model_run_id=model_run(model.metadata.record),
+        run_name=summary.run_id,
+        metrics=metrics,
+        report_dir=report,
+    )
     return StageReport(rows_in=rows, tables=extras.tables, metrics=metrics, artifacts={REPORT: report})

@@ -60,7 +60,7 @@ def export_model(model_dir: str, fmt: str) -> StageReport:
     rows = {f.source: loaded.config.buckets(f.source) for f in layout.sparse}
     limits = rows if loaded.metadata.beyond_table == OOV_ROW else None
 
-    exported = target.write(ServingModel(loaded.model, layout, rate).eval(), layout)
+    exported = target.write(ServingModel.of(loaded), layout)
     size = len(exported.data)
     storage.write_bytes(f"{out}/{target.file}", exported.data)
     log.info("export: %s, %d bytes (%.2f MB), keep rate %s", f"{out}/{target.file}", size, size / 1e6, rate)

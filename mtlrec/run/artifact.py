@@ -10,7 +10,8 @@ The metadata holds what the model needs and no more (format 2):
   (an overflow row) or `oov` (the out-of-vocabulary row 0);
 
 and, for the record, the Delta versions it was trained from (`tables`), its epochs
-(`history`, `best`), the run and a redacted copy of the pipeline config (`config`).
+(`history`, `best`), the run, a redacted copy of the pipeline config (`config`) and,
+with MLflow tracking on, the MLflow run the model was logged to (`mlflow_run_id`).
 Loading never parses that copy, so a model outlives changes to the pipeline config.
 
 Format 1 (before the format number) stored only the whole pipeline config; it is
@@ -129,6 +130,11 @@ def save_artifact(path: str, state_dict: dict[str, torch.Tensor], metadata: Arti
     buffer = io.BytesIO()
     torch.save(state_dict, buffer)
     storage.write_bytes(f"{path}/{WEIGHTS}", buffer.getvalue())
+    write_metadata(path, metadata)
+
+
+def write_metadata(path: str, metadata: ArtifactMetadata) -> None:
+    """(Re)write the metadata of the artifact at `path`, whose weights are already there."""
     storage.write_json(f"{path}/{METADATA}", metadata.to_dict())
 
 

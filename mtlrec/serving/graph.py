@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mtlrec.layout import FeatureLayout
+from mtlrec.models.artifact import LoadedModel
 from mtlrec.models.batch import Batch
 from mtlrec.serving.inference import prob_column
 
@@ -58,6 +59,11 @@ class ServingModel(nn.Module):
         self.model = model
         self.tasks = layout.tasks
         self.keep_rate = keep_rate
+
+    @classmethod
+    def of(cls, loaded: LoadedModel) -> ServingModel:
+        """The served graph of a loaded artifact, in eval mode, at the keep rate it records."""
+        return cls(loaded.model, loaded.layout, loaded.keep_rate).eval()
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         *sparse, dense = inputs  # S x [B] int64, [B, D] float32

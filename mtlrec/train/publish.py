@@ -7,6 +7,7 @@ and nothing it would have to re-read from the pipeline config.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -17,9 +18,9 @@ from mtlrec.layout import feature_layout
 from mtlrec.models.calibration import keep_rate
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
-from mtlrec.run.artifact import ArtifactMetadata, save_artifact
+from mtlrec.run.artifact import ArtifactMetadata, save_artifact, write_metadata
 from mtlrec.run.summary import BASELINE, MODEL, RunSummary, StageReport, TableRef, new_run_id
-from mtlrec.tracking import log_training
+from mtlrec.tracking import RUN_KEY, log_training
 from mtlrec.train.driver import TrainingResult, trained_model_state
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,34 @@ def publish(
     record: dict[str, Any] | None = None,
     out: str | None = None,
 ) -> str:
-    """Write the best checkpoint as the run's model artifact (or at `out`); returns its folder."""
+    """Write the best checkpoint as the run's model artifact (or at `out`); returns its folder.
+
+    With MLflow tracking on, then logs it (`mtlrec.tracking.log_training`) and records the
+    MLflow run id in the artifact's metadata; a tracking failure raises `TrackingError`
+    once the artifact is complete.
+    """
     out = out or paths.model(cfg.paths.root, summary.run_id)
     metadata = artifact_metadata(cfg, summary, result, record or {})
     save_artifact(out, trained_model_state(cfg, result.checkpoint_path), metadata)
     log.info("train: best epoch %d, %s", result.best["epoch"], {k: v for k, v in result.best.items() if "auc" in k})
-    log_training(
-        cfg, run_name=f"{summary.run_id}-{cfg.model.name}", history=result.history, best=result.best, model_dir=out
+    mlflow_run = log_training(
+        cfg,
+        run_name=f"{summary.run_id}-{cfg.model.name}",
+        history=result.history,
+        best=result.best,
+        model_dir=out,
+        log_model=log_served_model,
     )
+    if mlflow_run is not None:  # where `evaluate` logs this model's test metrics and report
+        write_metadata(out, dataclasses.replace(metadata, record={**metadata.record, RUN_KEY: mlflow_run}))
     return out
+
+
+def log_served_model(local_artifact: str) -> str:
+    """The artifact as an MLflow model (`serving.pyfunc`) in the active MLflow run; its id."""
+    from mtlrec.serving import pyfunc  # imports MLflow: only when tracking is on
+
+    return pyfunc.log_served_model(local_artifact)
 
 
 def valid_metrics(result: TrainingResult) -> dict[str, Any]:
