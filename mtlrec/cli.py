@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from mtlrec import schedule
 from mtlrec.config import Config, ConfigError, load_config
 from mtlrec.run import paths
+from mtlrec.run.metrics import EvaluateMetrics
 from mtlrec.run.summary import RunSummary, new_run_id
 
 log = logging.getLogger("mtlrec")
@@ -180,11 +181,11 @@ def report_text(summary: RunSummary) -> str:
     lines += ["", f"  {'stage':<10} {'seconds':>8} {'rows in':>10} {'rows out':>10}"]
     for name, stage in summary.stages.items():
         lines.append(f"  {name:<10} {stage.seconds:>8.1f} {stage.rows_in or '-':>10} {stage.rows_out or '-':>10}")
-    test, oracle = summary.metrics.get("test", {}), summary.metrics.get("oracle", {})
-    if test:
+    evaluated = EvaluateMetrics.read_from(summary.metrics)
+    if evaluated:
         lines += ["", f"  {'task':<10} {'test AUC':>9} {'logloss':>9} {'oracle AUC':>11}"]
-        for task, m in test.items():
-            oracle_auc = oracle.get(task, {}).get("auc")
+        for task, m in evaluated.test.items():
+            oracle_auc = evaluated.oracle.get(task, {}).get("auc")
             shown = f"{oracle_auc:.4f}" if oracle_auc is not None else "-"
             lines.append(f"  {task:<10} {m['auc']:>9.4f} {m['logloss']:>9.4f} {shown:>11}")
     lines += ["", f"summary: {summary.path}"]

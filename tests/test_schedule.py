@@ -11,6 +11,7 @@ from mtlrec import schedule
 from mtlrec.cli import main
 from mtlrec.config import load_config
 from mtlrec.run import paths
+from mtlrec.run.metrics import FeaturesMetrics, SplitMetrics
 from mtlrec.run.summary import RunSummary, StageReport, previous_model
 
 D = dt.date(2026, 11, 5)
@@ -42,7 +43,7 @@ def test_run_ids_name_their_date_and_ranges_are_inclusive() -> None:
 
 def _summary(tmp_path: Path, day: dt.date, splits: dict[str, int], model: str | None = None) -> RunSummary:
     summary = RunSummary.new(str(tmp_path), {}, run_id=schedule.run_id(day))
-    report = StageReport(metrics={"samples": {s: {"rows": float(n)} for s, n in splits.items()}})
+    report = StageReport(metrics=FeaturesMetrics(samples={s: SplitMetrics(rows=n) for s, n in splits.items()}))
     summary.record("features", 1.0, report)
     if model:
         summary.record("train", 1.0, StageReport(artifacts={"model": model}))

@@ -34,6 +34,7 @@ from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
 from mtlrec.models.artifact import load_model
 from mtlrec.run import paths
+from mtlrec.run.metrics import EvaluateMetrics
 from mtlrec.run.summary import REPORT, RunSummary, StageReport
 from mtlrec.serving.inference import ServedModel, prob_column, with_predictions
 from mtlrec.serving.scored import scored_candidates
@@ -247,4 +248,6 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         metrics=metrics,
         report_dir=report,
     )
-    return StageReport(rows_in=rows, tables=extras.tables, metrics=metrics, artifacts={REPORT: report})
+    return StageReport(
+        rows_in=rows, tables=extras.tables, metrics=EvaluateMetrics(**metrics), artifacts={REPORT: report}
+    )

@@ -19,6 +19,7 @@ from mtlrec.export.serving import parquet_bytes, read_table, serving_spec, stand
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.artifact import load_model
 from mtlrec.run.artifact import OOV_ROW
+from mtlrec.run.metrics import ExportMetrics
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.schema import FEATURE, FEATURE_STATS_TABLE, ID, INDEX, MEAN, STD, VOCABULARY_TABLE
 from mtlrec.serving.graph import ServingModel
@@ -80,7 +81,7 @@ def export_model(model_dir: str, fmt: str) -> StageReport:
     log.info("export: %d vocabulary entries; inputs and outputs described in %s", entries, f"{out}/{SERVING_FILE}")
     return StageReport(
         rows_out=entries,
-        metrics={"export": {"format": fmt, "file": f"{out}/{target.file}", "bytes": size}},
+        metrics=ExportMetrics(format=fmt, file=f"{out}/{target.file}", bytes=size),
         artifacts={"export": out},
     )
 

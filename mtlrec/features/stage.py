@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import json
 import logging
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,6 +24,7 @@ from mtlrec.features.build import Context
 from mtlrec.features.plan import Plan, label_span_days, plan_days
 from mtlrec.layout import DENSE, FeatureLayout, feature_layout, standardisation
 from mtlrec.run import paths
+from mtlrec.run.metrics import FeaturesMetrics, SplitMetrics
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
 
@@ -90,12 +90,15 @@ def _build_samples(
     return out
 
 
-def _split_metrics(written: DataFrame) -> dict[str, dict[str, Any]]:
+def _split_metrics(written: DataFrame) -> dict[str, SplitMetrics]:
     aggs = [F.count(F.lit(1)).alias("rows"), *[F.avg(t).alias(f"{t}_rate") for t in S.LABELS]]
     aggs += [F.avg(F.col(c).cast("double")).alias(f"{c}_share") for c in (S.SAMPLED, S.LABEL_OPEN)]
     rows = written.groupBy(S.SPLIT).agg(*aggs, F.sum(S.WEIGHT).alias("weight")).collect()
     return {
-        r[S.SPLIT]: {k: (None if v is None else float(v)) for k, v in r.asDict().items() if k != S.SPLIT} for r in rows
+        r[S.SPLIT]: SplitMetrics.from_dict(
+            {k: (None if v is None else float(v)) for k, v in r.asDict().items() if k != S.SPLIT}
+        )
+        for r in rows
     }
 
 
@@ -145,16 +148,14 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     built = {"daily": plan.daily, "features": plan.features, "samples": plan.samples}
     return StageReport(
         rows_in=events.count(),
-        rows_out=sum(int(s["rows"]) for s in by_split.values()),
+        rows_out=sum(s.rows for s in by_split.values()),
         tables=versions,
-        metrics={
-            "samples": by_split,
-            "features": {
-                "scoring_date": ctx.end.isoformat(),
-                "built": {k: [d.isoformat() for d in v] for k, v in built.items()},
-                "full_rebuild": plan.full,
-                "vocabulary": _vocabulary_metrics(vocab),
-                "leakage_auc": leakage,
-            },
-        },
+        metrics=FeaturesMetrics(
+            samples=by_split,
+            scoring_date=ctx.end.isoformat(),
+            built={k: [d.isoformat() for d in v] for k, v in built.items()},
+            full_rebuild=plan.full,
+            vocabulary=_vocabulary_metrics(vocab),
+            leakage_auc=leakage,
+        ),
     )

@@ -16,6 +16,7 @@ from mtlrec.config import Config
 from mtlrec.generate import dirt, logs, render
 from mtlrec.generate.config import GenerateConfig
 from mtlrec.run import paths
+from mtlrec.run.metrics import GenerateMetrics
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
 
@@ -79,6 +80,6 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     return StageReport(
         rows_out=sum(totals.values()),
         tables={S.TRUTH_TABLE: truth_version},
-        metrics={"generate": {"lines": manifest["totals"]}},
+        metrics=GenerateMetrics(lines=manifest["totals"]),
         artifacts={"raw": out, "raw_manifest": manifest_path(out)},
     )

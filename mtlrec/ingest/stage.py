@@ -26,6 +26,7 @@ from mtlrec.ingest import transforms as T
 from mtlrec.ingest.mapping import Mapping, load_mapping
 from mtlrec.ingest.sources import IngestError
 from mtlrec.run import paths
+from mtlrec.run.metrics import IngestMetrics
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
 
@@ -208,4 +209,6 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     }
     totals = quality.totals(days)
     log.info("ingest: %s", totals)
-    return StageReport(rows_in=totals[S.READ], rows_out=totals[S.CLEAN], tables=versions, metrics={"ingest": totals})
+    return StageReport(
+        rows_in=totals[S.READ], rows_out=totals[S.CLEAN], tables=versions, metrics=IngestMetrics(**totals)
+    )

@@ -7,7 +7,7 @@ written atomically to `<root>/runs/<run_id>.json` and copied to `<root>/runs/lat
 The JSON keeps one shape: `run_id`, `config` (a copy for the record, credentials
 redacted), `stages` (per stage: seconds, rows in and out, the table versions it
 committed and a fingerprint of its inputs), `tables` (name -> path and version),
-`metrics` (each stage's metrics under its own keys) and `artifacts` (name -> folder).
+`metrics` (each stage's metrics dataclass of `mtlrec.run.metrics`, under its own keys) and `artifacts` (name -> folder).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from mtlrec import storage
 from mtlrec.run import paths
+from mtlrec.run.metrics import FeaturesMetrics, StageMetrics
 
 BASELINE = "baseline/"  # artifact name prefix of a baseline model
 MODEL = "model"  # artifact name of the run's model
@@ -48,7 +49,7 @@ class StageReport:
     rows_in: int | None = None
     rows_out: int | None = None
     tables: dict[str, int] = field(default_factory=dict)  # name -> Delta version
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: StageMetrics | None = None  # the stage's own dataclass (`mtlrec.run.metrics`)
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
@@ -166,7 +167,8 @@ class RunSummary:
         )
         for name, version in report.tables.items():
             self.tables[name] = TableRef(paths.table(self.root, name), int(version))
-        _merge(self.metrics, report.metrics)
+        if report.metrics is not None:
+            _merge(self.metrics, report.metrics.to_dict())
         self.artifacts.update(report.artifacts)
 
     def forget(self, stages: tuple[str, ...] | list[str]) -> None:
@@ -200,7 +202,8 @@ class RunSummary:
 
     def split_rows(self) -> dict[str, int]:
         """Rows of each split of `samples`, as `features` counted them (empty before it ran)."""
-        return {split: int(m.get("rows") or 0) for split, m in self.metrics.get("samples", {}).items()}
+        features = FeaturesMetrics.read_from(self.metrics)
+        return features.split_rows() if features else {}
 
     @property
     def path(self) -> str:

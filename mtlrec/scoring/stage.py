@@ -18,6 +18,7 @@ from mtlrec import schema as S
 from mtlrec import tables
 from mtlrec.config import Config
 from mtlrec.run import paths
+from mtlrec.run.metrics import ScoreMetrics
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.scoring import leaderboard
 from mtlrec.serving.inference import ServedModel, prob_column
@@ -85,5 +86,5 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         rows_in=pairs,
         rows_out=int(counts["rows"]),
         tables={S.RECOMMENDATIONS_TABLE: recs_version, S.LEADERBOARD_TABLE: boards_version},
-        metrics={"score": {"date": day.isoformat(), "users": int(counts["users"]), "pairs": pairs}},
+        metrics=ScoreMetrics(date=day.isoformat(), users=int(counts["users"]), pairs=pairs),
     )

@@ -19,6 +19,7 @@ from mtlrec.models.calibration import keep_rate
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
 from mtlrec.run.artifact import ArtifactMetadata, save_artifact, write_metadata
+from mtlrec.run.metrics import TrainMetrics
 from mtlrec.run.summary import BASELINE, MODEL, RunSummary, StageReport, TableRef, new_run_id
 from mtlrec.tracking import RUN_KEY, log_training
 from mtlrec.train.driver import TrainingResult, trained_model_state
@@ -113,9 +114,9 @@ def report(
     result: TrainingResult, out: str, baselines: dict[str, tuple[TrainingResult, str]] | None = None
 ) -> StageReport:
     baselines = baselines or {}
-    metrics: dict[str, Any] = {"valid": valid_metrics(result)}
-    if baselines:
-        metrics["baselines_valid"] = {name: valid_metrics(r) for name, (r, _) in baselines.items()}
+    metrics = TrainMetrics(
+        valid=valid_metrics(result), baselines_valid={name: valid_metrics(r) for name, (r, _) in baselines.items()}
+    )
     return StageReport(
         rows_in=int(result.best["train/rows"]),
         rows_out=None,

@@ -44,9 +44,9 @@ def test_a_daily_increment_equals_a_full_build_and_re_running_changes_nothing(
     shutil.copytree(funnel_features.root, tmp_path, dirs_exist_ok=True)
     rerun = features_run(tmp_path, DAYS, rebuild=True)
 
-    assert first.metrics["features"]["full_rebuild"] and rerun.metrics["features"]["full_rebuild"]
+    assert first.metrics.full_rebuild and rerun.metrics.full_rebuild
     # day 4 is new: its features, the scoring date and the samples it labels (days 3, 4)
-    assert added.metrics["features"]["built"] == {
+    assert added.metrics.built == {
         "daily": [DAYS[3].isoformat()],
         "features": [DAYS[3].isoformat(), (DAYS[3] + dt.timedelta(days=1)).isoformat()],
         "samples": [DAYS[2].isoformat(), DAYS[3].isoformat()],
@@ -55,7 +55,7 @@ def test_a_daily_increment_equals_a_full_build_and_re_running_changes_nothing(
     rebuilt = snapshot(spark, tmp_path)
     for name in COMPARED:
         assertDataFrameEqual(rebuilt[name], incremental[name])
-    assert rerun.metrics["samples"] == added.metrics["samples"]
+    assert rerun.metrics.samples == added.metrics.samples
     # indexes do not depend on any model's table size: every user of the vocabulary keeps its own
-    vocabulary = added.metrics["features"]["vocabulary"][S.USER_ID]
+    vocabulary = added.metrics.vocabulary[S.USER_ID]
     assert 8 < incremental[S.SAMPLES_TABLE].agg(F.max("user_idx")).first()[0] <= vocabulary["last_index"]

@@ -9,6 +9,7 @@ import pytest
 
 from mtlrec.cli import main
 from mtlrec.run import paths
+from mtlrec.run.metrics import FeaturesMetrics, SplitMetrics
 from mtlrec.run.summary import RunSummary, StageReport, redacted
 
 
@@ -47,14 +48,14 @@ def test_secrets_and_uri_credentials_are_redacted_from_what_is_written() -> None
 
 def test_a_summary_round_trips_and_is_written_whole(tmp_path: Path) -> None:
     summary = RunSummary.new(str(tmp_path), {"mlflow": {"tracking_uri": "http://u:p@h"}}, run_id="r1")
-    summary.record(
-        "features", 1.234, StageReport(rows_in=5, tables={"samples": 3}, metrics={"samples": {"train": {"rows": 4.0}}})
-    )
+    features = FeaturesMetrics(samples={"train": SplitMetrics(rows=4, weight=6.5, rates={"click_rate": 0.25})})
+    summary.record("features", 1.234, StageReport(rows_in=5, tables={"samples": 3}, metrics=features))
     summary.save()
 
     loaded = RunSummary.load(str(tmp_path), "r1")
 
     assert loaded == summary
+    assert FeaturesMetrics.read_from(loaded.metrics) == features  # the stage's dataclass, back from the JSON
     assert loaded.table("samples").path == paths.table(str(tmp_path), "samples") and loaded.split_rows() == {"train": 4}
     assert (
         json.loads((tmp_path / "runs" / "latest.json").read_text())["config"]["mlflow"]["tracking_uri"]
