@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from mtlrec.checks import at_least
 from mtlrec.schema import CATEGORY_ID, ITEM_ID, USER_ID
 
+# the id column -> the setting of its embedding table's rows
+BUCKETS = {USER_ID: "user_buckets", ITEM_ID: "item_buckets", CATEGORY_ID: "category_buckets"}
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -25,13 +28,16 @@ class ModelConfig:
     dot_interaction: bool = True
     embedding_max_rows: int = 0  # cap on rows per table (0: one row per bucket)
     embedding_overflow_rows: int = 64  # hashed rows for indexes beyond the table
-    user_buckets: int = 8192
-    item_buckets: int = 4096
-    category_buckets: int = 128
+    # rows of each id table: 0 follows the vocabulary `features` built (plus
+    # `embedding_headroom` for ids appended later); a number caps the table there
+    user_buckets: int = 0
+    item_buckets: int = 0
+    category_buckets: int = 0
+    embedding_headroom: float = 0.1
 
     def buckets(self, source: str) -> int:
         """Embedding rows of the id column `source` (user_id, item_id, category_id)."""
-        return {USER_ID: self.user_buckets, ITEM_ID: self.item_buckets, CATEGORY_ID: self.category_buckets}[source]
+        return getattr(self, BUCKETS[source])
 
     def checks(self) -> list[tuple[bool, str]]:
         from mtlrec.models.registry import MODELS  # the registry imports the models, which import this
@@ -39,7 +45,11 @@ class ModelConfig:
         return [
             (self.name in MODELS, f"model.name must be one of {sorted(MODELS)}, got {self.name!r}"),
             *at_least("model", self, ("embedding_dim", "num_experts", "specific_experts", "ple_levels")),
-            *at_least("model", self, ("user_buckets", "item_buckets", "category_buckets")),
+            *[
+                (getattr(self, key) >= 0, f"model.{key} must be >= 0 (0: from the vocabulary)")
+                for key in BUCKETS.values()
+            ],
+            (self.embedding_headroom >= 0.0, "model.embedding_headroom must be >= 0"),
             *[
                 (min(getattr(self, name), default=1) >= 1, f"model.{name}: every layer size must be >= 1")
                 for name in ("hidden_dims", "expert_dims", "tower_dims")

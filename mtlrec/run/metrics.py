@@ -98,11 +98,15 @@ class FeaturesMetrics:
 class TrainMetrics:
     valid: dict[str, float]  # the best step's validation metrics (`click_auc`, ...)
     baselines_valid: dict[str, dict[str, float]] = field(default_factory=dict)
+    embedding_rows: dict[str, int] = field(default_factory=dict)  # id column -> rows of its table
+    beyond_table: dict[str, int] = field(default_factory=dict)  # id column -> indexes beyond its table
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"valid": dict(self.valid)}
         if self.baselines_valid:
             out["baselines_valid"] = {k: dict(v) for k, v in self.baselines_valid.items()}
+        if self.embedding_rows:
+            out["train"] = {"embedding_rows": self.embedding_rows, "beyond_table": self.beyond_table}
         return out
 
 

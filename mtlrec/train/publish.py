@@ -15,11 +15,14 @@ from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config
 from mtlrec.layout import feature_layout
+from mtlrec.models.artifact import model_config as load_model_config
 from mtlrec.models.calibration import keep_rate
+from mtlrec.models.config import BUCKETS
+from mtlrec.models.sizing import Sizing, size_tables
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
-from mtlrec.run.artifact import ArtifactMetadata, save_artifact, write_metadata
-from mtlrec.run.metrics import TrainMetrics
+from mtlrec.run.artifact import ArtifactMetadata, read_metadata, save_artifact, write_metadata
+from mtlrec.run.metrics import FeaturesMetrics, TrainMetrics
 from mtlrec.run.summary import BASELINE, MODEL, RunSummary, StageReport, TableRef, new_run_id
 from mtlrec.tracking import RUN_KEY, log_training
 from mtlrec.train.driver import TrainingResult, trained_model_state
@@ -111,11 +114,17 @@ def valid_metrics(result: TrainingResult) -> dict[str, Any]:
 
 
 def report(
-    result: TrainingResult, out: str, baselines: dict[str, tuple[TrainingResult, str]] | None = None
+    result: TrainingResult,
+    out: str,
+    baselines: dict[str, tuple[TrainingResult, str]] | None = None,
+    sizing: Sizing | None = None,
 ) -> StageReport:
     baselines = baselines or {}
     metrics = TrainMetrics(
-        valid=valid_metrics(result), baselines_valid={name: valid_metrics(r) for name, (r, _) in baselines.items()}
+        valid=valid_metrics(result),
+        baselines_valid={name: valid_metrics(r) for name, (r, _) in baselines.items()},
+        embedding_rows={s: sizing.model.buckets(s) for s in BUCKETS} if sizing else {},
+        beyond_table=dict(sizing.beyond) if sizing else {},
     )
     return StageReport(
         rows_in=int(result.best["train/rows"]),
@@ -123,6 +132,19 @@ def report(
         metrics=metrics,
         artifacts={MODEL: out, **{f"{BASELINE}{name}": path for name, (_, path) in baselines.items()}},
     )
+
+
+def sized(cfg: Config, summary: RunSummary, init_model: str | None = None) -> tuple[Config, Sizing]:
+    """`cfg` with each embedding table sized from the vocabulary the run's features built,
+    never smaller than the warm start's (`mtlrec.models.sizing`); warns about capped tables."""
+    features = FeaturesMetrics.read_from(summary.metrics)
+    floor = load_model_config(read_metadata(init_model).model, init_model) if init_model else None
+    sizing = size_tables(cfg.model, features.vocabulary if features else {}, at_least=floor)
+    for warning in sizing.warnings():
+        log.warning("train: %s (raise the cap, or set it to 0 to follow the vocabulary)", warning)
+    tables = ", ".join(f"{s} {sizing.model.buckets(s):,}" for s in sizing.vocabulary)
+    log.info("train: embedding rows %s", tables or "as configured")
+    return dataclasses.replace(cfg, model=sizing.model), sizing
 
 
 def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, Any]:

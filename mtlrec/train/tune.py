@@ -31,7 +31,7 @@ from mtlrec.config import Config, config_from_dict, with_overrides
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.train.config import TuneConfig
 from mtlrec.train.driver import TrainingResult, best_epoch, run_training
-from mtlrec.train.publish import publish, report, training_inputs
+from mtlrec.train.publish import publish, report, sized, training_inputs
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ def tune_training(cfg: Config, *, samples_path: str, samples_version: int, stora
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
+    cfg, sizing = sized(cfg, summary)
     result = tune_training(cfg, **training_inputs(cfg, summary, "tune"))
     outcome: dict[str, Any] = {
         "metric": cfg.train.select_metric,
@@ -130,6 +131,6 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     out = publish(result.config, summary, result.training, record={"tune": result.overrides})
     storage.write_json(f"{out}/{TUNE_RESULT}", outcome)
     log.info("tune: best of %d trials %s, %s", len(result.trials), result.overrides, result.training.best[TRIAL_METRIC])
-    stage = report(result.training, out)
+    stage = report(result.training, out, sizing=sizing)
     stage.artifacts["tune"] = f"{out}/{TUNE_RESULT}"
     return stage

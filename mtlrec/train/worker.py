@@ -29,6 +29,7 @@ from mtlrec.config import config_from_dict
 from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import Batch, collate
 from mtlrec.models.calibration import keep_rate
+from mtlrec.models.sizing import grow_rows
 from mtlrec.run.artifact import read_weights
 from mtlrec.train.checkpoint import load_state, save_state
 from mtlrec.train.loop import train_epoch
@@ -107,9 +108,15 @@ def _report(metrics: dict[str, Any], objective: torch.nn.Module, optimizers: lis
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
-def _warm_start(model: torch.nn.Module, path: str) -> None:
+def _warm_start(model: torch.nn.Module, path: str, overflow_rows: int) -> None:
+    """Start from the weights at `path`; an id table the vocabulary has grown since keeps them
+    in its first rows (`sizing.grow_rows`)."""
+    state, own = read_weights(path), model.state_dict()
+    for name, old in state.items():
+        if name.endswith("table.weight") and name in own and own[name].shape != old.shape:
+            state[name] = grow_rows(old, own[name], overflow_rows)
     try:
-        model.load_state_dict(read_weights(path))
+        model.load_state_dict(state)
     except RuntimeError as err:
         raise RuntimeError(f"warm start from {path}: its weights do not fit this model config: {err}") from None
 
@@ -134,7 +141,7 @@ def train_worker(config: dict[str, Any]) -> None:
     plain = build_objective(cfg)
     full_size = sum(p.numel() for p in plain.parameters())
     if config.get("init_model") and ray.train.get_checkpoint() is None:  # a resumed run has its own weights
-        _warm_start(plain.model, config["init_model"])
+        _warm_start(plain.model, config["init_model"], cfg.model.embedding_overflow_rows)
     if tc.sparse_embeddings:
         use_sparse_gradients(plain)
     objective = PARALLELISM[tc.parallelism](plain)

@@ -23,7 +23,13 @@ from mtlrec.train.loss import build_loss
 
 TASKS = ("click", "purchase")
 CFG = ModelConfig(
-    name="shared_bottom", embedding_dim=4, hidden_dims=(16,), tower_dims=(8,), dropout=0.0, dot_interaction=False
+    name="shared_bottom",
+    embedding_dim=4,
+    hidden_dims=(16,),
+    tower_dims=(8,),
+    dropout=0.0,
+    dot_interaction=False,
+    item_buckets=64,
 )
 # item_price decides click alone; purchase is a click on an item of the lower half;
 # user_spend_30d is noise
