@@ -120,7 +120,7 @@ def ranking(
         if model is main:
             strategies[MOST_POPULAR] = {"popularity": 1.0}
         scored = scored_candidates(spark, root=cfg.paths.root, model=model, sc=sc, day=first, versions=versions)
-        lists = ranked(scored, strategies=strategies, k=ec.ranking_k, category_cap=sc.category_cap)
+        lists = ranked(scored.pairs, strategies=strategies, k=ec.ranking_k, category_cap=sc.category_cap)
         metrics = ranking_metrics(lists, bought, k=ec.ranking_k, catalogue_size=catalogue)
         for strategy, values in metrics.items():
             key = f"{'popular' if strategy == MOST_POPULAR else label}/{strategy}"

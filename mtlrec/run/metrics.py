@@ -137,6 +137,8 @@ class ScoreMetrics:
     date: str
     users: int
     pairs: int
+    # users by the feature row they were scored from: the day's own, their last known, none
+    users_by_row: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": dataclasses.asdict(self)}

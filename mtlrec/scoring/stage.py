@@ -22,7 +22,7 @@ from mtlrec.run.metrics import ScoreMetrics
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.scoring import leaderboard
 from mtlrec.serving.inference import ServedModel, prob_column
-from mtlrec.serving.scored import DAY_TABLES, last_feature_day, probability_columns, scored_candidates
+from mtlrec.serving.scored import DAY_TABLES, last_feature_day, probability_columns, scored_candidates, user_paths
 from mtlrec.serving.strategy import CTCVR, ranked
 from mtlrec.spark_session import get_spark
 
@@ -39,9 +39,8 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(sc.batch_size))  # rows per model batch
     log.info("score: %s with model %s (%s), strategies %s", day, model.run_id, model.path, ", ".join(sc.strategies))
 
-    scored = scored_candidates(spark, root=root, model=model, sc=sc, day=day, versions=versions).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    served = scored_candidates(spark, root=root, model=model, sc=sc, day=day, versions=versions)
+    scored = served.pairs.persist(StorageLevel.MEMORY_AND_DISK)
     probs = probability_columns(model.tasks)
     recs = ranked(scored, strategies=sc.strategies, k=sc.top_k, category_cap=sc.category_cap).select(
         F.lit(day).alias(S.DT),
@@ -75,16 +74,18 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     written = tables.read(spark, recs_path, recs_version).where(F.col(S.DT) == F.lit(day))
     counts = written.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct(S.USER_ID).alias("users")).first()
     assert counts is not None
+    by_path = user_paths(served.users, day)
     log.info(
-        "score: %d candidate pairs scored; %d recommendations for %d users on %s",
+        "score: %d candidate pairs scored; %d recommendations for %d users on %s (users by feature row: %s)",
         pairs,
         counts["rows"],
         counts["users"],
         day,
+        by_path,
     )
     return StageReport(
         rows_in=pairs,
         rows_out=int(counts["rows"]),
         tables={S.RECOMMENDATIONS_TABLE: recs_version, S.LEADERBOARD_TABLE: boards_version},
-        metrics=ScoreMetrics(date=day.isoformat(), users=int(counts["users"]), pairs=pairs),
+        metrics=ScoreMetrics(date=day.isoformat(), users=int(counts["users"]), pairs=pairs, users_by_row=by_path),
     )

@@ -29,7 +29,7 @@ def feature_pairs(
     `users`, `items` and `cross` are the feature tables of one day; the user x category
     row is the one of the item's category; ids get vocabulary indexes (out-of-vocabulary
     for ids unseen in training) and dense features the train split's standardisation.
-    A pair whose user or item has no feature row that day is dropped.
+    A pair whose user or item has no row in `users` / `items` is dropped.
     """
     sources = dense_sources(layout)
     user_cols = [S.USER_ID, *[c for c in users.columns if c in sources]]

@@ -8,6 +8,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from mtlrec.serving.candidates import candidate_pairs, category_popular, popular, viewed_not_bought
 from mtlrec.serving.config import ScoreConfig
+from mtlrec.serving.scored import IN_WINDOW, LAST_KNOWN, NO_ROW, ROW_DAY, user_paths, users_as_of
 
 DAY = dt.date(2026, 11, 8)
 PAIRS_DDL = "user_id string, item_id string"
@@ -86,3 +87,50 @@ def test_a_small_catalogue_is_scored_whole_except_bought_items(spark: SparkSessi
     items = ["a1", "a2", "a3", "b1", "b2", "c1"]
     expected = [(u, i) for u in ("u1", "u2") for i in items if (u, i) != ("u1", "b2")]
     assertDataFrameEqual(actual, spark.createDataFrame(expected, PAIRS_DDL))
+
+
+def test_every_user_with_an_event_is_served_from_the_days_row_its_last_known_row_or_none(
+    spark: SparkSession,
+) -> None:
+    feature_rows = [
+        ("active", DAY, "A", 3.0),
+        ("active", DAY - dt.timedelta(days=1), "B", 9.0),  # an older row: not this one
+        ("lapsed", DAY - dt.timedelta(days=40), "C", 1.0),
+        ("lapsed", DAY - dt.timedelta(days=35), "B", 2.0),  # the last known row
+        ("future", DAY + dt.timedelta(days=1), "A", 5.0),  # only after the day: not known yet
+    ]
+    user_features = spark.createDataFrame(
+        feature_rows, "user_id string, dt date, user_top1_category string, user_clicks_30d double"
+    )
+    events = spark.createDataFrame(
+        [
+            ("active", "a1", "click", DAY - dt.timedelta(days=2)),
+            ("lapsed", "b1", "click", DAY - dt.timedelta(days=65)),
+            ("no_row", "c1", "impression", DAY - dt.timedelta(days=90)),  # events, yet no feature row
+            ("future", "a1", "click", DAY),  # first event on the day itself: not a user yet
+        ],
+        "user_id string, item_id string, event_type string, dt date",
+    )
+
+    users = users_as_of(user_features, events, DAY)
+
+    expected = spark.createDataFrame(
+        [
+            ("active", DAY, "A", 3.0, DAY),
+            ("lapsed", DAY, "B", 2.0, DAY - dt.timedelta(days=35)),
+            ("no_row", DAY, None, None, None),
+        ],
+        f"user_id string, dt date, user_top1_category string, user_clicks_30d double, {ROW_DAY} date",
+    )
+    assertDataFrameEqual(users, expected)
+    assert user_paths(users, DAY) == {IN_WINDOW: 1, LAST_KNOWN: 1, NO_ROW: 1}
+    # the lapsed user's top category still brings its popular items
+    pairs = candidate_pairs(
+        users.drop(ROW_DAY),
+        items_df(spark),
+        events,
+        day=DAY,
+        sc=dataclasses.replace(ScoreConfig(), catalogue_max=0, popular=1, category_popular=1),
+        catalogue_size=6,
+    )
+    assert {(r.user_id, r.item_id) for r in pairs.collect()} >= {("lapsed", "b1"), ("no_row", "c1")}
