@@ -176,6 +176,9 @@ def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
             for k, v in value.items()
         }
     if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(options) == 1:  # `X | None`: null, or an X
+            return None if value is None else _coerce(options[0], value, source=source, key=key)
         raise ConfigError(f"{source}: {key}: unions are not supported in config")
     return _coerce_scalar(tp, value, source=source, key=key)
 

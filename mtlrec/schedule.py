@@ -63,9 +63,9 @@ def skip_reason(stage: str, summary: RunSummary) -> str | None:
     """Why a dated run cannot run `stage` yet (None: it can)."""
     rows = summary.split_rows()
     if stage == "train" and not rows.get("valid"):
-        return "no valid samples yet (features.valid_start is later than the events)"
+        return "no train or valid samples yet (the events do not reach the valid split's days)"
     if stage == "evaluate" and not rows.get("test"):
-        return "no test samples yet (features.test_start is later than the events)"
+        return "no test samples yet (the events do not reach the test split's days)"
     if stage in ("evaluate", "score") and MODEL not in summary.artifacts:
         return "no model trained for this date"
     return None

@@ -100,12 +100,13 @@ def funnel(spark: SparkSession, days: int) -> DataFrame:
 def run_features(spark: SparkSession, root: Path, days: list[dt.date], **features: object) -> StageReport:
     """Write `days` of funnel events (replacing those dates), then run the stage as a new run would.
 
-    Days 1-2 are train, day 3 valid, day 4 test.
+    Days 1-2 are train, day 3 valid, day 4 test (unless `features` sets the split).
     """
     events_path = paths.table(str(root), S.EVENTS_TABLE)
     version = tables.replace_dates(funnel(spark, len(days)), events_path, days)
     valid, test = FUNNEL_START + dt.timedelta(days=2), FUNNEL_START + dt.timedelta(days=3)
-    fc = FeaturesConfig(valid_start=valid, test_start=test, attribution_hours=3, **features)  # type: ignore[arg-type]
+    settings = {"valid_start": valid, "test_start": test, "attribution_hours": 3, **features}
+    fc = FeaturesConfig(**settings)  # type: ignore[arg-type]
     cfg = Config(features=fc, model=ModelConfig(user_buckets=8, item_buckets=64, category_buckets=8))
     cfg = dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, root=str(root)))
     summary = RunSummary.new(str(root), cfg.to_dict())

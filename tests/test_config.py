@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mtlrec.config import Config, ConfigError, config_from_dict, load_config, validate
+from mtlrec.features.config import FeaturesConfig
 from mtlrec.models import MODELS
 from mtlrec.models.config import ModelConfig
 
@@ -76,6 +77,7 @@ def test_overrides_are_parsed_as_yaml_values() -> None:
             "train.task_weights=[2]",
             "score.strategies={clicks: {click: 1}}",
             "features.valid_start=2026-11-02",
+            "features.test_start=2026-11-04",
             "spark.ui=true",
         ],
     )
@@ -117,6 +119,21 @@ def test_task_weights_of_wrong_length_fail_naming_the_fields(tmp_path: Path) -> 
         load_config(path)
 
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("fixed", [["features.valid_start=2026-11-02"], ["features.test_start=2026-11-02"]])
+def test_one_fixed_split_date_without_the_other_fails_naming_both(fixed: list[str]) -> None:
+    with pytest.raises(ConfigError, match=r"features\.valid_start and features\.test_start go together"):
+        load_config(None, fixed)
+
+
+def test_splits_roll_with_the_last_event_day_unless_fixed() -> None:
+    rolling = FeaturesConfig(valid_days=2, test_days=3)
+    # test: the last 3 days (11-08, 11-09, 11-10); valid: the 2 before (11-06, 11-07)
+    assert rolling.split_starts(dt.date(2026, 11, 10)) == (dt.date(2026, 11, 6), dt.date(2026, 11, 8))
+    assert rolling.split_starts(dt.date(2026, 11, 11)) == (dt.date(2026, 11, 7), dt.date(2026, 11, 9))
+    fixed = FeaturesConfig(valid_start=dt.date(2026, 11, 2), test_start=dt.date(2026, 11, 4))
+    assert fixed.split_starts(dt.date(2026, 11, 30)) == (dt.date(2026, 11, 2), dt.date(2026, 11, 4))
 
 
 @pytest.mark.parametrize("valid_start", ["2026-11-07", "2026-11-08"])

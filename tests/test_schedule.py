@@ -53,7 +53,7 @@ def _summary(tmp_path: Path, day: dt.date, splits: dict[str, int], model: str | 
 
 def test_stages_wait_for_the_splits_and_the_model_they_need(tmp_path: Path) -> None:
     only_train = _summary(tmp_path, D, {"train": 10})
-    assert "no valid samples" in (schedule.skip_reason("train", only_train) or "")
+    assert "no train or valid samples" in (schedule.skip_reason("train", only_train) or "")
     assert "no test samples" in (schedule.skip_reason("evaluate", only_train) or "")
     assert "no model" in (schedule.skip_reason("score", only_train) or "")
     with_valid = _summary(tmp_path, D, {"train": 10, "valid": 3})

@@ -33,6 +33,9 @@ class ModelCard:
 
 
 def _windows(features: Mapping[str, Any], event_days: tuple[dt.date, dt.date] | None) -> dict[str, str]:
+    if features.get("valid_start") is None:  # not resolved: an artifact of a rolling split's older train
+        rolling = f"the last {features.get('valid_days')} day(s) before test"
+        return {"train": "before valid", "valid": rolling, "test": f"the last {features.get('test_days')} day(s)"}
     valid_start = dt.date.fromisoformat(str(features["valid_start"]))
     test_start = dt.date.fromisoformat(str(features["test_start"]))
     first, last = (str(d) for d in event_days) if event_days else ("first event day", "last event day")

@@ -34,7 +34,7 @@ from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
 from mtlrec.models.artifact import load_model
 from mtlrec.run import paths
-from mtlrec.run.metrics import EvaluateMetrics
+from mtlrec.run.metrics import EvaluateMetrics, FeaturesMetrics
 from mtlrec.run.summary import REPORT, RunSummary, StageReport
 from mtlrec.serving.inference import ServedModel, prob_column, with_predictions
 from mtlrec.serving.scored import scored_candidates
@@ -154,10 +154,13 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     spark = get_spark(cfg.spark)
     test_rows = summary.split_rows().get(S.TEST, 0)
     if summary.split_rows() and not test_rows:
+        features = FeaturesMetrics.read_from(summary.metrics)
+        test_start = features.splits.get("test_start") if features else None
         raise ValueError(
             f"the test split of samples v{summary.table_version(S.SAMPLES_TABLE)} is empty (test: "
-            f"{cfg.features.test_start} to the last event day): the events do not reach it, or every exposure "
-            f"there still has an open attribution window (features.attribution_hours {cfg.features.attribution_hours})"
+            f"{test_start or cfg.features.test_start} to the last event day): the events do not reach it, "
+            "or every exposure there still has an open attribution window "
+            f"(features.attribution_hours {cfg.features.attribution_hours})"
         )
     model = ServedModel.load(summary.model_path())
     baselines = {name: ServedModel.load(path) for name, path in summary.baseline_models().items()}

@@ -101,7 +101,8 @@ def update_vocabulary(ctx: Context, events: DataFrame) -> int:
         if tables.exists(ctx.spark, path)
         else ctx.spark.createDataFrame([], S.VOCABULARY_SCHEMA)
     )
-    counts = vocabulary.id_counts(events.where(F.col(S.DT) < F.lit(fc.valid_start)))
+    valid_start, _ = fc.split_starts(ctx.end - dt.timedelta(days=1))
+    counts = vocabulary.id_counts(events.where(F.col(S.DT) < F.lit(valid_start)))
     new = vocabulary.appended(counts, existing=existing, min_count=fc.vocab_min_count, added=ctx.end)
     return tables.insert_new(new, path, keys=[S.FEATURE, S.ID])
 
@@ -169,7 +170,8 @@ def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, layout: FeatureL
     )
     if fc.point_in_time == "timestamp":
         raw = asof.as_of_timestamp(raw, _days(events, plan.samples))
-    split = samples.with_split(raw, valid_start=fc.valid_start, test_start=fc.test_start)
+    valid_start, test_start = fc.split_starts(ctx.end - dt.timedelta(days=1))
+    split = samples.with_split(raw, valid_start=valid_start, test_start=test_start)
     return sampling.down_sampled(split, keep_rate=fc.negative_keep_rate, seed=fc.seed)
 
 

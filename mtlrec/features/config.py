@@ -10,8 +10,15 @@ from mtlrec.checks import at_least
 
 @dataclass(frozen=True)
 class FeaturesConfig:
-    valid_start: dt.date = dt.date(2026, 11, 6)
-    test_start: dt.date = dt.date(2026, 11, 7)
+    # the splits roll with the data: the last `test_days` event days are test, the
+    # `valid_days` before them valid, every earlier day train (a dated run's data ends
+    # at its date, so each run date trains on the window ending there)
+    valid_days: int = 1
+    test_days: int = 1
+    # fixed split dates instead (both or neither): train before valid_start, valid
+    # before test_start, test from it
+    valid_start: dt.date | None = None
+    test_start: dt.date | None = None
     click_window_minutes: int = 30
     # a cart or purchase counts for the click it follows within this; the generated funnel
     # buys within ~2.5 hours of the click, and a longer window would leave most of the
@@ -36,9 +43,26 @@ class FeaturesConfig:
     leakage_sample: float = 0.5  # share of the train split the guard scores
     leakage_min_class: int = 50  # fewer positives or negatives than this: no verdict
 
+    def split_starts(self, last_day: dt.date) -> tuple[dt.date, dt.date]:
+        """(valid_start, test_start) for events whose last day is `last_day`."""
+        if self.valid_start is not None and self.test_start is not None:
+            return self.valid_start, self.test_start
+        test_start = last_day - dt.timedelta(days=self.test_days - 1)
+        return test_start - dt.timedelta(days=self.valid_days), test_start
+
     def checks(self) -> list[tuple[bool, str]]:
+        fixed = (self.valid_start, self.test_start)
         return [
-            (self.valid_start < self.test_start, "features.valid_start must be before features.test_start"),
+            (
+                (None in fixed) == (fixed == (None, None)),
+                "features.valid_start and features.test_start go together (fixed split dates), or neither "
+                "(the splits roll: features.valid_days, test_days)",
+            ),
+            (
+                None in fixed or fixed[0] < fixed[1],  # type: ignore[operator]
+                "features.valid_start must be before features.test_start",
+            ),
+            *at_least("features", self, ("valid_days", "test_days")),
             (
                 self.open_windows in ("exclude", "flag"),
                 f"features.open_windows must be exclude or flag, got {self.open_windows!r}",

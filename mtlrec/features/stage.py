@@ -8,6 +8,7 @@ of the settings the samples depend on (their `spec`) rebuilds everything.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -29,6 +30,8 @@ from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
 
 log = logging.getLogger(__name__)
+ONE_DAY = dt.timedelta(days=1)
+SPLIT_KEYS = ("valid_start", "test_start", "valid_days", "test_days")
 
 FEATURE_TABLES = (
     S.USER_CATEGORY_DAILY_TABLE,
@@ -51,6 +54,15 @@ def samples_spec(cfg: Config) -> str:
         {"features": features, "sparse": [[f.name, f.source] for f in layout.sparse], "dense": list(DENSE)},
         sort_keys=True,
     )
+
+
+def _without_splits(spec: str | None) -> str | None:
+    if spec is None:
+        return None
+    parsed = json.loads(spec)
+    for key in SPLIT_KEYS:
+        parsed["features"].pop(key, None)
+    return json.dumps(parsed, sort_keys=True)
 
 
 def _stored_spec(spark: SparkSession, path: str) -> str | None:
@@ -117,17 +129,25 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     days = sorted(r[S.DT] for r in events.select(S.DT).distinct().collect())
     if not days:
         raise ValueError(f"events table (version {events_version}) is empty: nothing to build features from")
-    ctx = Context(spark=spark, cfg=cfg, path=path, end=days[-1] + dt.timedelta(days=1))
+    # the split dates of these events: rolling windows end at their last day
+    valid_start, test_start = fc.split_starts(days[-1])
+    fc = dataclasses.replace(fc, valid_start=valid_start, test_start=test_start)
+    cfg = dataclasses.replace(cfg, features=fc)
+    log.info("features: splits train ..%s, valid %s..%s, test %s..%s", valid_start - ONE_DAY, valid_start,
+             test_start - ONE_DAY, test_start, days[-1])  # fmt: skip
+    ctx = Context(spark=spark, cfg=cfg, path=path, end=days[-1] + ONE_DAY)
     spec = samples_spec(cfg)
     stored = _stored_spec(spark, path(S.FEATURE_STATS_TABLE))
-    full = fc.rebuild or stored != spec or not all(tables.exists(spark, path(n)) for n in FEATURE_TABLES)
+    # moved split dates re-split every sample; the daily aggregates and features stay
+    full = fc.rebuild or _without_splits(stored) != _without_splits(spec)
+    full = full or not all(tables.exists(spark, path(n)) for n in FEATURE_TABLES)
     plan = plan_days(
         days,
         built=set() if full else _table_days(spark, path(S.USER_CATEGORY_DAILY_TABLE)),
         requested=fc.dates,
         full=full,
         span=label_span_days(click_minutes=fc.click_window_minutes, attribution_hours=fc.attribution_hours),
-        valid_start=fc.valid_start,
+        valid_start=valid_start,
         samples_ready=stored == spec and tables.exists(spark, path(S.SAMPLES_TABLE)),
     )
     log.info("features: events v%d, building %s", events_version, plan)
@@ -155,6 +175,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             scoring_date=ctx.end.isoformat(),
             built={k: [d.isoformat() for d in v] for k, v in built.items()},
             full_rebuild=plan.full,
+            splits={"valid_start": valid_start.isoformat(), "test_start": test_start.isoformat()},
             vocabulary=_vocabulary_metrics(vocab),
             leakage_auc=leakage,
         ),

@@ -75,6 +75,7 @@ class FeaturesMetrics:
     scoring_date: str = ""
     built: dict[str, list[str]] = field(default_factory=dict)  # daily / features / samples -> days
     full_rebuild: bool = False
+    splits: dict[str, str] = field(default_factory=dict)  # valid_start, test_start (ISO dates) of these samples
     vocabulary: dict[str, dict[str, int]] = field(default_factory=dict)  # id feature -> size, last_index
     leakage_auc: dict[str, Any] = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ and nothing it would have to re-read from the pipeline config.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from typing import Any
 
@@ -134,10 +135,15 @@ def report(
     )
 
 
-def sized(cfg: Config, summary: RunSummary, init_model: str | None = None) -> tuple[Config, Sizing]:
-    """`cfg` with each embedding table sized from the vocabulary the run's features built,
-    never smaller than the warm start's (`mtlrec.models.sizing`); warns about capped tables."""
+def resolved(cfg: Config, summary: RunSummary, init_model: str | None = None) -> tuple[Config, Sizing]:
+    """`cfg` as the run's data resolves it: each embedding table sized from the vocabulary
+    the run's features built, never smaller than the warm start's (`mtlrec.models.sizing`;
+    warns about capped tables), and the split dates features used (rolling windows)."""
     features = FeaturesMetrics.read_from(summary.metrics)
+    if features and features.splits:
+        starts = {k: dt.date.fromisoformat(features.splits[k]) for k in ("valid_start", "test_start")}
+        fc = dataclasses.replace(cfg.features, valid_start=starts["valid_start"], test_start=starts["test_start"])
+        cfg = dataclasses.replace(cfg, features=fc)
     floor = load_model_config(read_metadata(init_model).model, init_model) if init_model else None
     sizing = size_tables(cfg.model, features.vocabulary if features else {}, at_least=floor)
     for warning in sizing.warnings():
@@ -157,7 +163,8 @@ def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, An
         fc = cfg.features
         raise ValueError(
             f"the {' and '.join(empty)} split of samples v{summary.table_version(S.SAMPLES_TABLE)} is empty "
-            f"(train: days before {fc.valid_start}, valid: {fc.valid_start} to {fc.test_start} exclusive): "
+            f"(train: days before {fc.valid_start}, valid: {fc.valid_start} to {fc.test_start} exclusive; "
+            f"features.valid_days {fc.valid_days}, test_days {fc.test_days} roll with the data): "
             "the events do not reach those days, or every exposure there still has an open attribution window "
             f"(features.attribution_hours {fc.attribution_hours})"
         )

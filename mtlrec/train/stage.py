@@ -9,7 +9,7 @@ from mtlrec.config import Config
 from mtlrec.run import paths
 from mtlrec.run.summary import RunSummary, StageReport, previous_model
 from mtlrec.train.driver import TrainingResult, run_training
-from mtlrec.train.publish import publish, report, sized, training_inputs
+from mtlrec.train.publish import publish, report, resolved, training_inputs
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     init = previous_model(cfg.paths.root, summary.run_id) if cfg.train.warm_start else None
     if cfg.train.warm_start and init is None:
         log.info("train: warm start asked, but no earlier run date has a model: from scratch")
-    cfg, sizing = sized(cfg, summary, init)
+    cfg, sizing = resolved(cfg, summary, init)
     result = run_training(cfg, **training_inputs(cfg, summary, "train"), init_model=init)
     out = publish(cfg, summary, result, record={"warm_start": init})
     baselines: dict[str, tuple[TrainingResult, str]] = {}

@@ -31,7 +31,7 @@ from mtlrec.config import Config, config_from_dict, with_overrides
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.train.config import TuneConfig
 from mtlrec.train.driver import TrainingResult, best_epoch, run_training
-from mtlrec.train.publish import publish, report, sized, training_inputs
+from mtlrec.train.publish import publish, report, resolved, training_inputs
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def tune_training(cfg: Config, *, samples_path: str, samples_version: int, stora
 
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
-    cfg, sizing = sized(cfg, summary)
+    cfg, sizing = resolved(cfg, summary)
     result = tune_training(cfg, **training_inputs(cfg, summary, "tune"))
     outcome: dict[str, Any] = {
         "metric": cfg.train.select_metric,

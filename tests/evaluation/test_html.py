@@ -47,7 +47,10 @@ def metadata(cfg: Config) -> dict[str, Any]:
 def test_model_card_reads_windows_rows_versions_and_the_down_sampling_limit_from_metadata() -> None:
     cfg = dataclasses.replace(
         Config(),
-        features=dataclasses.replace(FeaturesConfig(), negative_keep_rate=0.25),
+        # the split dates as train resolved them from the features of its run
+        features=FeaturesConfig(
+            valid_start=dt.date(2026, 11, 6), test_start=dt.date(2026, 11, 7), negative_keep_rate=0.25
+        ),
         train=dataclasses.replace(TrainConfig(), reweight_negatives=False),
     )
 

@@ -59,3 +59,20 @@ def test_a_daily_increment_equals_a_full_build_and_re_running_changes_nothing(
     # indexes do not depend on any model's table size: every user of the vocabulary keeps its own
     vocabulary = added.metrics.vocabulary[S.USER_ID]
     assert 8 < incremental[S.SAMPLES_TABLE].agg(F.max("user_idx")).first()[0] <= vocabulary["last_index"]
+
+
+@pytest.mark.slow
+def test_rolling_splits_move_with_the_last_event_day(spark: SparkSession, features_run: Any, tmp_path: Path) -> None:
+    rolling = {"valid_start": None, "test_start": None, "valid_days": 1, "test_days": 1}
+
+    def split_of_day(day: dt.date) -> set[str]:
+        samples = tables.read(spark, paths.table(str(tmp_path), S.SAMPLES_TABLE))
+        return {r[S.SPLIT] for r in samples.where(F.col(S.DT) == F.lit(day)).select(S.SPLIT).distinct().collect()}
+
+    three = features_run(tmp_path, DAYS[:3], **rolling)
+    assert three.metrics.splits == {"valid_start": DAYS[1].isoformat(), "test_start": DAYS[2].isoformat()}
+    assert split_of_day(DAYS[2]) == {S.TEST}
+    four = features_run(tmp_path, DAYS, **rolling)  # the next day's run: the window moves a day
+    assert four.metrics.splits == {"valid_start": DAYS[2].isoformat(), "test_start": DAYS[3].isoformat()}
+    assert split_of_day(DAYS[2]) == {S.VALID} and split_of_day(DAYS[3]) == {S.TEST}
+    assert split_of_day(DAYS[1]) == {S.TRAIN} and not four.metrics.full_rebuild  # the aggregates stay
