@@ -40,14 +40,14 @@ print(os.path.dirname(pyspark.__file__), f"io.delta:delta-spark_{spark_minor}_2.
 PY
 )
 
-# the library for the executors: the mtlrec package, without caches
+# the library for the executors: the mtlrec package (code and shipped mappings), without caches
 build=$here/build/spark-submit
 mkdir -p "$build"
 "$python" - "$here" "$build/mtlrec.zip" <<'PY'
 import pathlib, sys, zipfile
 root, out = pathlib.Path(sys.argv[1]), sys.argv[2]
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-    for path in sorted((root / "mtlrec").rglob("*.py")):
+    for path in sorted([*(root / "mtlrec").rglob("*.py"), *(root / "mtlrec").rglob("*.yaml")]):
         z.write(path, path.relative_to(root))
 PY
 

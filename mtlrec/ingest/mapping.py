@@ -1,12 +1,14 @@
 """Mapping files: how a foreign log's fields, event values and time unit become mtlrec's.
 
-A mapping is YAML in `conf/mappings/<name>.yaml` (or any path), loaded into a frozen
+A mapping is YAML, named (a shipped one in `mtlrec/ingest/mappings/`, else the working
+directory's `conf/mappings/<name>.yaml`) or a path, loaded into a frozen
 dataclass with the same checks as the config: an unknown key, a wrong type or a
 reference to a field the log does not have fails naming the key and the file.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +18,11 @@ from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import ConfigError, from_dict
 
-# the shipped mappings, in the checkout the package runs from
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "conf" / "mappings"
-# ...unless it runs from a zip (spark-submit's --py-files): then from the working directory
+# the shipped mappings travel with the package, also inside spark-submit's --py-files zip,
+# so a job finds them whatever folder it starts in
+SHIPPED = importlib.resources.files("mtlrec.ingest") / "mappings"
+SHIPPED_NAME = "mtlrec/ingest/mappings"  # how messages name that folder
+# a user's own mappings by name: the working directory's conf/mappings/
 WORKING_MAPPINGS_DIR = Path("conf") / "mappings"
 TIMESTAMP_UNITS = ("iso8601", "epoch_seconds", "epoch_millis")
 REQUIRED = (S.TS, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE)
@@ -46,22 +50,31 @@ class Mapping:
         return self.columns.get(column)
 
 
-def mapping_location(name: str) -> str:
-    """A mapping's file: a name in conf/mappings/, or a path or URI as given."""
+def shipped_names() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in SHIPPED.iterdir() if p.name.endswith(".yaml"))
+
+
+def _mapping_text(name: str) -> tuple[str, bytes]:
+    """(where, YAML bytes) of a mapping: a shipped name, a name in the working directory's
+    conf/mappings/, or a path or URI as given."""
     if "/" in name or name.endswith((".yaml", ".yml")):
-        return name
-    shipped = MAPPINGS_DIR / f"{name}.yaml"
-    working = WORKING_MAPPINGS_DIR.resolve() / f"{name}.yaml"
-    return str(working if not shipped.exists() and working.exists() else shipped)
+        return name, storage.read_bytes(name)
+    shipped = SHIPPED / f"{name}.yaml"
+    if shipped.is_file():
+        return f"{SHIPPED_NAME}/{name}.yaml", shipped.read_bytes()
+    working = str(WORKING_MAPPINGS_DIR.resolve() / f"{name}.yaml")
+    return working, storage.read_bytes(working)
 
 
 def load_mapping(name: str) -> Mapping:
-    where = mapping_location(name)
     try:
-        raw = yaml.safe_load(storage.read_bytes(where)) or {}
+        where, text = _mapping_text(name)
+        raw = yaml.safe_load(text) or {}
     except FileNotFoundError:
-        known = ", ".join(sorted({p.stem for d in (MAPPINGS_DIR, WORKING_MAPPINGS_DIR) for p in d.glob("*.yaml")}))
-        raise ConfigError(f"input.mapping {name!r}: no mapping file at {where} (shipped: {known})") from None
+        raise ConfigError(
+            f"input.mapping {name!r}: no mapping of that name in {SHIPPED_NAME}/ or "
+            f"{WORKING_MAPPINGS_DIR.resolve()}/, nor a file (shipped: {', '.join(shipped_names())})"
+        ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{where}: not valid YAML: {err}") from err
     mapping: Mapping = from_dict(Mapping, {**raw, "name": where}, source=where)
