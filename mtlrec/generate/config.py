@@ -67,7 +67,7 @@ class GenerateConfig:
     dirt: DirtConfig = field(default_factory=DirtConfig)
 
     @property
-    def context_fields(self) -> bool:
+    def writes_context(self) -> bool:
         """Whether the lines carry the realistic profile's context fields."""
         return self.profile == "realistic" and self.extra_fields
 
@@ -87,7 +87,7 @@ class GenerateConfig:
             # the mtlrec mapping reads a header-less CSV by position: 10 fields a line
             # instead of 7 would all be quarantined as malformed_csv
             (
-                not (self.context_fields and self.format == "csv"),
+                not (self.writes_context and self.format == "csv"),
                 "generate.extra_fields: true (profile realistic) writes device, position and brand_id, "
                 "which ingest quarantines in a CSV without header: use generate.format json or parquet, "
                 "or generate.extra_fields: false",

@@ -48,7 +48,7 @@ def truth(gen: GenerateConfig, imps: DataFrame) -> DataFrame:
 def bot_events(spark: SparkSession, gen: GenerateConfig) -> DataFrame:
     if gen.profile == "default":
         return logs.bot_events(spark, gen)
-    extra = realistic.CONTEXT_FIELDS if gen.context_fields else ()
+    extra = realistic.CONTEXT_FIELDS if gen.writes_context else ()
     return logs.bot_events(spark, gen, catalogue=realistic.bot_catalogue(spark, gen), extra=extra)
 
 
@@ -56,7 +56,7 @@ def labelled_lines(spark: SparkSession, gen: GenerateConfig, imps: DataFrame) ->
     """Every output line (or row) of the log with its `dt` folder and `kind`."""
     last_day = gen.start_date + dt.timedelta(days=gen.days - 1)
     rates = dirt.event_rates(gen.dirt, gen.format)
-    extra = realistic.CONTEXT_FIELDS if gen.context_fields else ()
+    extra = realistic.CONTEXT_FIELDS if gen.writes_context else ()
     events = logs.funnel(imps, cfg=gen, extra=extra)
     labelled = dirt.spoil_fields(dirt.assign(events, seed=gen.seed, rates=rates, last_day=last_day))
     bots = bot_events(spark, gen).select(*S.RAW_SCHEMA.fieldNames(), *extra, S.DT, F.lit(dirt.BOT).alias(dirt.KIND))
