@@ -10,6 +10,9 @@ from mtlrec.checks import at_least
 
 FORMATS = ("json", "csv", "parquet")
 COMPRESSIONS = ("gzip", "bzip2", "none")
+# default: the demo's draws (logs.py); realistic: Zipf activity and popularity, context
+# effects of device, slot position, brand and hour (realistic.py)
+PROFILES = ("default", "realistic")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,19 @@ class GenerateConfig:
     format: str = "json"  # json (lines), csv (no header) or parquet
     compression: str = "gzip"  # gzip, bzip2 or none (json and csv)
     partitions: int = 4
+    profile: str = "default"
+    # the settings below shape the realistic profile only
+    extra_fields: bool = True  # device, position and brand_id on every line (JSON and Parquet)
+    brands: int = 3000  # each item has one; a brand's own effect enters both probabilities
+    slots: int = 10  # positions of a result page; the click chance decays with the slot
+    user_zipf: float = 1.0  # exponent of user activity by rank (beyond one visit each)
+    item_zipf: float = 0.9  # exponent of item popularity by rank
     dirt: DirtConfig = field(default_factory=DirtConfig)
+
+    @property
+    def writes_context(self) -> bool:
+        """Whether the lines carry the realistic profile's context fields."""
+        return self.profile == "realistic" and self.extra_fields
 
     def checks(self) -> list[tuple[bool, str]]:
         rates = dataclasses.asdict(self.dirt)
@@ -65,7 +80,18 @@ class GenerateConfig:
             (self.format in FORMATS, f"generate.format must be one of {FORMATS}, got {self.format!r}"),
             (self.compression in COMPRESSIONS, f"generate.compression must be one of {COMPRESSIONS}"),
             (self.session_length >= 1.0, "generate.session_length must be >= 1"),
+            (self.profile in PROFILES, f"generate.profile must be one of {PROFILES}, got {self.profile!r}"),
             *at_least("generate", self, ("users", "items", "categories", "partitions", "latent_dim")),
+            *at_least("generate", self, ("brands", "slots")),
+            (self.user_zipf > 0.0 and self.item_zipf > 0.0, "generate.user_zipf and generate.item_zipf must be > 0"),
+            # the mtlrec mapping reads a header-less CSV by position: 10 fields a line
+            # instead of 7 would all be quarantined as malformed_csv
+            (
+                not (self.writes_context and self.format == "csv"),
+                "generate.extra_fields: true (profile realistic) writes device, position and brand_id, "
+                "which ingest quarantines in a CSV without header: use generate.format json or parquet, "
+                "or generate.extra_fields: false",
+            ),
             (all(0.0 <= v < 1.0 for v in rates.values()), "generate.dirt rates must be in [0, 1)"),
             (per_event <= 0.5, "generate.dirt rates other than bot must sum to at most 0.5"),
             (self.bot_users >= 1 or rates["bot"] == 0.0, "generate.dirt.bot needs generate.bot_users >= 1"),

@@ -47,8 +47,16 @@ def event_rates(dirt: DirtConfig, fmt: str) -> dict[str, float]:
     return rates
 
 
+def extra_fields(rows: DataFrame) -> list[str]:
+    """The columns of `rows` beyond the raw schema, `dt` and `kind`, in their order."""
+    known = {*S.RAW_SCHEMA.fieldNames(), S.DT, KIND}
+    return [c for c in rows.columns if c not in known]
+
+
 def assign(events: DataFrame, *, seed: int, rates: dict[str, float], last_day: dt.date) -> DataFrame:
     """Give every event its `kind` and its dt folder (`dt`); a duplicate becomes two rows.
+
+    Columns other than the raw schema's and `dt` (a profile's context fields) ride along.
 
     A late event goes 1-2 days after its own date (or stays clean when that is past
     `last_day`); the re-sent copy of a duplicate goes into the same folder or the next.
@@ -69,14 +77,18 @@ def assign(events: DataFrame, *, seed: int, rates: dict[str, float], last_day: d
         .when(kind == F.lit(LATE), F.array(copy(kind, late_folder)))
         .otherwise(F.array(copy(kind, F.col(S.DT))))
     )
-    fields = [c for c in S.RAW_SCHEMA.fieldNames()]
+    # the raw fields, then any others of the profile (context fields), unchanged
+    fields = [*S.RAW_SCHEMA.fieldNames(), *extra_fields(events)]
     return events.select(*fields, F.explode(copies).alias("c")).select(
         *fields, F.col("c.folder").alias(S.DT), F.col(f"c.{KIND}").alias(KIND)
     )
 
 
 def spoil_fields(rows: DataFrame) -> DataFrame:
-    """Apply the field-level kinds: drop an id, an unknown type, a bad price or year."""
+    """Apply the field-level kinds: drop an id, an unknown type, a bad price or year.
+
+    Columns beyond the raw schema (context fields) are left as they are.
+    """
     kind = F.col(KIND)
 
     def spoiled(column: str, changes: dict[str, Column]) -> Column:
@@ -103,6 +115,7 @@ def spoil_fields(rows: DataFrame) -> DataFrame:
             S.PRICE,
             {"negative_price": -F.col(S.PRICE) - F.lit(1.0), "absurd_price": F.col(S.PRICE) + F.lit(1e9)},
         ),
+        *extra_fields(rows),
         S.DT,
         KIND,
     )

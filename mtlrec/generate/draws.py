@@ -63,3 +63,32 @@ def choice(u: Column, weights: dict[str, float]) -> Column:
         if weight > 0.0:
             picked = F.when((u >= F.lit(edge)) & (u < F.lit(edge + weight)), F.lit(name)).otherwise(picked)
     return picked
+
+
+def zipf_index(seed: int, salt: str, key: Column, *, size: int, exponent: float) -> Column:
+    """An index in [0, size) whose chance falls as a power of its rank: ~ (index + 1) ** -exponent.
+
+    The inverse CDF of a power law on [1, size + 1), floored: Zipf's law, continuous
+    between the ranks (so a little off the discrete one at the very first ranks).
+    """
+    u = uniform(seed, salt, key)
+    top = float(size + 1)
+    if abs(exponent - 1.0) < 1e-9:
+        rank = F.pow(F.lit(top), u)
+    else:
+        a = 1.0 - exponent
+        rank = F.pow(F.lit(1.0) + u * F.lit(top**a - 1.0), F.lit(1.0 / a))
+    return F.least(F.greatest(F.floor(rank) - F.lit(1), F.lit(0)), F.lit(size - 1)).cast("long")
+
+
+def index_by_weight(u: Column, weights: list[float]) -> Column:
+    """The index whose cumulative-weight interval holds the uniform `u` (weights need not sum to 1)."""
+    total = sum(weights)
+    edges, acc = [], 0.0
+    for w in weights[:-1]:
+        acc += w
+        edges.append(acc / total)
+    picked: Column = F.lit(0)
+    for edge in edges:
+        picked = picked + (u >= F.lit(edge)).cast("int")
+    return picked

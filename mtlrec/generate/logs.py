@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -23,8 +24,8 @@ from mtlrec.generate.config import GenerateConfig
 from mtlrec.generate.draws import choice, dot, latent, normal, power_law_index, uniform
 
 BOT_BURST = 120  # events a bot sends within one minute
-_MAX_SESSION = 200  # impressions
-_IMPRESSION = "imp"  # key of an impression: "<session>-<position>"
+MAX_SESSION = 200  # impressions
+IMPRESSION_KEY = "imp"  # key of an impression: "<session>-<index in the session>"
 
 
 def epoch(day: dt.date) -> float:
@@ -42,6 +43,17 @@ def events_per_impression(cfg: GenerateConfig) -> float:
     The click logit's spread lifts the mean click rate above `base_ctr` by about half.
     """
     return 1.0 + 1.5 * cfg.base_ctr * (1.2 + 1.8 * cfg.base_cvr)
+
+
+def session_count(cfg: GenerateConfig) -> int:
+    """How many sessions make about `cfg.events` events."""
+    return max(1, round(cfg.events / events_per_impression(cfg) / cfg.session_length))
+
+
+def session_size(cfg: GenerateConfig, key: Column) -> Column:
+    """Impressions of the session `key`: geometric, mean `session_length`, at most `MAX_SESSION`."""
+    geometric = F.floor(-F.log(uniform(cfg.seed, "session_len", key)) * F.lit(cfg.session_length - 1.0) + F.lit(0.5))
+    return F.least(F.lit(1) + geometric, F.lit(MAX_SESSION)).cast("int")
 
 
 def users(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
@@ -78,12 +90,9 @@ def sessions(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
     A session starts at a uniform time and shows a geometric number of impressions
     (mean `session_length`) 20-35 seconds apart.
     """
-    count = max(1, round(cfg.events / events_per_impression(cfg) / cfg.session_length))
+    count = session_count(cfg)
     s = F.col("id")
-    length = F.least(
-        F.lit(1) + F.floor(-F.log(uniform(cfg.seed, "session_len", s)) * F.lit(cfg.session_length - 1.0) + F.lit(0.5)),
-        F.lit(_MAX_SESSION),
-    ).cast("int")
+    length = session_size(cfg, s)
     start = F.lit(epoch(cfg.start_date)) + uniform(cfg.seed, "session_start", s) * F.lit(cfg.days * 86400.0)
     per_session = spark.range(count, numPartitions=cfg.partitions).select(
         s.alias("s"),
@@ -94,7 +103,7 @@ def sessions(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
     key = F.format_string("%d-%d", F.col("s"), F.col("j"))
     t = F.col("t0") + F.col("j") * F.lit(20.0) + uniform(cfg.seed, "imp_gap", key) * F.lit(15.0)
     return per_session.select(
-        key.alias(_IMPRESSION),
+        key.alias(IMPRESSION_KEY),
         "u",
         power_law_index(cfg.seed, "imp_item", key, size=cfg.items, exponent=2.2).alias("i"),
         t.alias("t"),
@@ -120,7 +129,7 @@ def impressions(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
         .join(F.broadcast(users(spark, cfg)), on="u", how="inner")
         .join(F.broadcast(items(spark, cfg)), on="i", how="inner")
         .select(
-            _IMPRESSION,
+            IMPRESSION_KEY,
             "u",
             "i",
             "cat",
@@ -147,13 +156,14 @@ def _purchase_delay(seed: int, key: Column) -> Column:
     )
 
 
-def funnel(imps: DataFrame, *, cfg: GenerateConfig) -> DataFrame:
+def funnel(imps: DataFrame, *, cfg: GenerateConfig, extra: Sequence[str] = ()) -> DataFrame:
     """The funnel impression -> click -> cart -> purchase, one row per event.
 
-    Columns follow the canonical raw schema (all strings but `price`) plus the event's
-    `dt`. Events that would fall after the last generated day are left out.
+    Columns follow the canonical raw schema (all strings but `price`), then the
+    impression's `extra` columns (every event of an impression carries them), then the
+    event's `dt`. Events that would fall after the last generated day are left out.
     """
-    key = F.col(_IMPRESSION)
+    key = F.col(IMPRESSION_KEY)
     clicked = uniform(cfg.seed, "click", key) < F.col(S.P_CLICK)
     bought = clicked & (uniform(cfg.seed, "buy", key) < F.col(S.P_PURCHASE_GIVEN_CLICK))
     carted = bought | (clicked & (uniform(cfg.seed, "cart", key) < F.lit(0.2)))
@@ -172,11 +182,14 @@ def funnel(imps: DataFrame, *, cfg: GenerateConfig) -> DataFrame:
         event_id=F.format_string("ev-%s-%s", key, F.col("e.kind")),
         seconds=F.col("t") + F.col("e.offset"),
         kind=F.col("e.kind"),
+        extra=extra,
     )
 
 
-def render_events(rows: DataFrame, *, event_id: Column, seconds: Column, kind: Column) -> DataFrame:
-    """Events in the raw schema (+ `dt`) from rows with user `u`, item `i`, `cat`, `price`."""
+def render_events(
+    rows: DataFrame, *, event_id: Column, seconds: Column, kind: Column, extra: Sequence[str] = ()
+) -> DataFrame:
+    """Events in the raw schema (+ `extra`, `dt`) from rows with user `u`, item `i`, `cat`, `price`."""
     ts = F.timestamp_seconds(seconds)
     return rows.select(
         event_id.alias(S.EVENT_ID),
@@ -186,15 +199,20 @@ def render_events(rows: DataFrame, *, event_id: Column, seconds: Column, kind: C
         kind.alias(S.EVENT_TYPE),
         F.format_string("c%d", F.col("cat")).alias(S.CATEGORY_ID),
         F.col("price").alias(S.PRICE),
+        *extra,
         F.to_date(ts).alias(S.DT),
     )
 
 
-def bot_events(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
+def bot_events(
+    spark: SparkSession, cfg: GenerateConfig, *, catalogue: DataFrame | None = None, extra: Sequence[str] = ()
+) -> DataFrame:
     """Events of bot users: bursts of `BOT_BURST` views and clicks within one minute.
 
     Bots get user ids right after the real users' (they look like any other user);
-    about `dirt.bot` of the events, in whole bursts, spread over the bots.
+    about `dirt.bot` of the events, in whole bursts, spread over the bots. They view
+    the items of `catalogue` (`i`, `cat`, `price` and the `extra` columns; default: the
+    default profile's items).
     """
     bursts = round(cfg.events * cfg.dirt.bot / BOT_BURST)
     n = F.col("id")
@@ -210,18 +228,21 @@ def bot_events(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
         .otherwise(F.lit(S.CLICK))
         .alias("kind"),
     )
+    viewed = items(spark, cfg).select("i", "cat", "price") if catalogue is None else catalogue
     return render_events(
-        draws.join(F.broadcast(items(spark, cfg).select("i", "cat", "price")), on="i", how="inner"),
+        draws.join(F.broadcast(viewed), on="i", how="inner"),
         event_id=F.format_string("ev-x%d-%s", F.col("n"), F.col("kind")),
         seconds=F.col("t"),
         kind=F.col("kind"),
+        extra=extra,
     )
 
 
-def truth(imps: DataFrame) -> DataFrame:
-    """Ground truth for every impression, keyed by its event id."""
+def truth(imps: DataFrame, *, context: Sequence[str] = ()) -> DataFrame:
+    """Ground truth for every impression, keyed by its event id, with the `context` it depends on."""
     return imps.select(
-        F.format_string("ev-%s-%s", F.col(_IMPRESSION), F.lit(S.IMPRESSION)).alias(S.EVENT_ID),
+        F.format_string("ev-%s-%s", F.col(IMPRESSION_KEY), F.lit(S.IMPRESSION)).alias(S.EVENT_ID),
         S.P_CLICK,
         S.P_PURCHASE_GIVEN_CLICK,
+        *context,
     )

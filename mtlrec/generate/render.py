@@ -1,10 +1,13 @@
 """Render labelled raw events as the lines (or rows) of one output format.
 
-Input: the raw-schema fields, `dt` (the folder) and `kind`. Line-level kinds of dirt
-are applied here, since what a broken line looks like depends on the format.
+Input: the raw-schema fields, any `extra` fields (a profile's context: written after
+the raw ones, in JSON and Parquet), `dt` (the folder) and `kind`. Line-level kinds of dirt are applied here,
+since what a broken line looks like depends on the format.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -39,9 +42,9 @@ def _line_kinds(clean: Column, *, wrong_type: Column, cut_before: Column, bad_by
     )
 
 
-def json_lines(rows: DataFrame, *, seed: int) -> DataFrame:
+def json_lines(rows: DataFrame, *, seed: int, extra: Sequence[str] = ()) -> DataFrame:
     """One JSON object per line (`value`), with `dt` and `kind`; absent fields are left out."""
-    fields = S.RAW_SCHEMA.fieldNames()
+    fields = [*S.RAW_SCHEMA.fieldNames(), *extra]
     clean = F.to_json(F.struct(*fields))
     wrong_type = F.to_json(F.struct(*[F.lit("n/a").alias(c) if c == S.PRICE else F.col(c) for c in fields]))
     value = _line_kinds(
@@ -55,7 +58,10 @@ def json_lines(rows: DataFrame, *, seed: int) -> DataFrame:
 
 
 def csv_lines(rows: DataFrame, *, seed: int, separator: str = ",") -> DataFrame:
-    """Comma-separated lines in raw-schema order, no header; an absent field is empty."""
+    """Comma-separated lines in raw-schema order, no header; an absent field is empty.
+
+    No extra fields: the mtlrec mapping reads a header-less CSV by position.
+    """
     fields = S.RAW_SCHEMA.fieldNames()
 
     def joined(price: Column) -> Column:
@@ -75,6 +81,6 @@ def csv_lines(rows: DataFrame, *, seed: int, separator: str = ",") -> DataFrame:
     return rows.select(value.alias(VALUE), S.DT, KIND)
 
 
-def parquet_rows(rows: DataFrame) -> DataFrame:
-    """Rows in the raw schema, with `dt` and `kind` (line-level dirt does not exist here)."""
-    return rows.select(*S.RAW_SCHEMA.fieldNames(), S.DT, KIND)
+def parquet_rows(rows: DataFrame, *, extra: Sequence[str] = ()) -> DataFrame:
+    """Rows in the raw schema (then `extra`), with `dt` and `kind` (line-level dirt does not exist here)."""
+    return rows.select(*S.RAW_SCHEMA.fieldNames(), *extra, S.DT, KIND)
