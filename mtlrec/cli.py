@@ -109,11 +109,13 @@ def run_stage(name: str, cfg: Config, summary: RunSummary) -> None:
     log.info("== %s: starting (run %s)", name, summary.run_id)
     start = time.perf_counter()
     try:
+        # taken before the stage reads: an input changing while it runs makes the next run redo it
+        fingerprint = schedule.input_fingerprint(name, cfg, summary)
         report = module.run(cfg, summary)
     except Exception as err:
         raise StageFailed(name) from err
     seconds = time.perf_counter() - start
-    summary.record(name, seconds, report)
+    summary.record(name, seconds, report, fingerprint=fingerprint)
     summary.save()
     versions = ", ".join(f"{t} v{v}" for t, v in report.tables.items()) or "-"
     log.info(
@@ -140,8 +142,10 @@ def run_date(cfg: Config, day: dt.date, *, force: bool, only: str | None = None)
     log.info("=== run date %s (run %s)", day, rid)
     for name in [only] if only else schedule.DATED_STAGES:
         if name in summary.stages and not force:
-            log.info("== %s: already done for %s, skipped (--force runs it again)", name, day)
-            continue
+            if schedule.unchanged(name, schedule.dated_config(cfg, day), summary):
+                log.info("== %s: already done for %s, skipped (--force runs it again)", name, day)
+                continue
+            log.info("== %s: its inputs changed since it ran for %s: runs again", name, day)
         reason = schedule.skip_reason(name, summary)
         if reason:
             log.info("== %s: skipped for %s: %s", name, day, reason)

@@ -11,24 +11,30 @@ A dated run is the run `D` names (run id `YYYYMMDD`, summary `<root>/runs/YYYYMM
 - with `train.warm_start` the model starts from the latest earlier run date's model.
 
 Stages a run date already completed are skipped when the date is run again (after a
-failure, the run picks up at the failed stage); `--force` runs them all again, and
-once one stage runs, every later stage runs too, since its inputs changed.
+failure, the run picks up at the failed stage), unless their inputs changed since
+(`fingerprint`: a new file in `dt=D`, another version of a table they read); `--force`
+runs them all again, and once one stage runs, every later stage runs too, since its
+inputs changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
 from mtlrec import schema as S
 from mtlrec import tables
 from mtlrec.config import Config
-from mtlrec.run import paths
+from mtlrec.run import fingerprint, paths
 from mtlrec.run.summary import MODEL, RunSummary
 from mtlrec.spark_session import get_spark
 
+log = logging.getLogger(__name__)
+
 # the stages of a dated run, in order: logs come from the input, never `generate`
 DATED_STAGES = ("ingest", "features", "train", "evaluate", "score")
+ORDER = ("generate", *DATED_STAGES)
 run_id = paths.dated_run_id
 
 
@@ -69,3 +75,32 @@ def skip_reason(stage: str, summary: RunSummary) -> str | None:
     if stage in ("evaluate", "score") and MODEL not in summary.artifacts:
         return "no model trained for this date"
     return None
+
+
+def input_fingerprint(stage: str, cfg: Config, summary: RunSummary) -> str:
+    """What `stage` is about to read, as `run.fingerprint` states it ("" when unknown)."""
+    if stage == "generate":
+        return fingerprint.digest("config", cfg.to_dict()["generate"])
+    if stage == "ingest":
+        path = cfg.input.path or paths.raw(cfg.paths.root)
+        ic = cfg.ingest
+        try:
+            if ic.date_range:
+                dates = days(ic.date_range[0], ic.date_range[1])
+            else:
+                dates = list(ic.dates) or fingerprint.run_dates(path)
+            return fingerprint.input_files(path, dates)
+        except (OSError, ValueError) as err:  # a filesystem pyarrow cannot list: unknown, runs again
+            log.warning("ingest: no fingerprint of the input files (%s): a re-run of the date ingests again", err)
+            return ""
+    before = ORDER[: ORDER.index(stage)] if stage in ORDER else ORDER
+    records = {name: summary.stages[name] for name in before if name in summary.stages}
+    return fingerprint.upstream({name: (r.tables, r.fingerprint) for name, r in records.items()})
+
+
+def unchanged(stage: str, cfg: Config, summary: RunSummary) -> bool:
+    """Whether the run completed `stage` and its inputs are still those it recorded."""
+    record = summary.stages.get(stage)
+    return (
+        record is not None and bool(record.fingerprint) and record.fingerprint == input_fingerprint(stage, cfg, summary)
+    )

@@ -100,6 +100,24 @@ def copy_files_to_local(uri: str, local: str) -> list[str]:
     return names
 
 
+def file_stats(uri: str) -> list[tuple[str, int, int]]:
+    """(path below `uri`, size, mtime in ns) of every file under `uri`, sorted; empty if absent.
+
+    Names starting with `_` or `.` are left out, as Hadoop and Spark leave them out of a read.
+    """
+    filesystem, path = _resolve(uri)
+    if filesystem.get_file_info(path).type == fs.FileType.NotFound:
+        return []
+    infos = filesystem.get_file_info(fs.FileSelector(path, recursive=True))
+    found = []
+    for info in infos:
+        below = os.path.relpath(info.path, path)
+        if info.type != fs.FileType.File or any(part.startswith(("_", ".")) for part in below.split(os.sep)):
+            continue
+        found.append((below, int(info.size or 0), int(info.mtime_ns or 0)))
+    return sorted(found)
+
+
 def delete_dir(uri: str) -> None:
     filesystem, path = _resolve(uri)
     if filesystem.get_file_info(path).type != fs.FileType.NotFound:

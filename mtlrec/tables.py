@@ -33,7 +33,7 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
 def overwrite(df: DataFrame, path: str, *, partition_by: Iterable[str] = ()) -> int:
     """Replace the whole table with `df`; return the new Delta version."""
     (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").partitionBy(*partition_by).save(path))
-    return version(df.sparkSession, path)
+    return committed(df.sparkSession, path)
 
 
 def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date]) -> int:
@@ -47,7 +47,7 @@ def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date]) -> int:
         raise ValueError(f"replace_dates({path}): no dates given")
     predicate = f"{DT} IN ({', '.join(repr(d.isoformat()) for d in days)})"
     (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT).save(path))
-    return version(df.sparkSession, path)
+    return committed(df.sparkSession, path)
 
 
 def replace_rows(df: DataFrame, path: str, *, column: str, values: Iterable[dt.date], dates: Iterable[dt.date]) -> int:
@@ -67,7 +67,7 @@ def replace_rows(df: DataFrame, path: str, *, column: str, values: Iterable[dt.d
         f"{DT} >= DATE'{days[0].isoformat()}' AND {DT} <= DATE'{days[-1].isoformat()}' AND {column} IN ({literals})"
     )
     (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT).save(path))
-    return version(df.sparkSession, path)
+    return committed(df.sparkSession, path)
 
 
 def insert_new(df: DataFrame, path: str, *, keys: Iterable[str]) -> int:
@@ -81,6 +81,15 @@ def insert_new(df: DataFrame, path: str, *, keys: Iterable[str]) -> int:
         return overwrite(df, path)
     matched = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), matched).whenNotMatchedInsertAll().execute()
+    return committed(spark, path)
+
+
+def committed(spark: SparkSession, path: str) -> int:
+    """The version a write of this module just committed to the table at `path`.
+
+    Every commit passes here, and only commits: the fault-injection tests wrap it to
+    crash a stage right after its k-th commit.
+    """
     return version(spark, path)
 
 

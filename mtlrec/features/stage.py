@@ -4,6 +4,12 @@ Daily incremental: a run aggregates only the event days not built yet (or
 `features.dates`), then rebuilds the feature rows and samples that depend on them
 (`plan.py`). Re-running a day replaces its partitions, so it is idempotent. A change
 of the settings the samples depend on (their `spec`) rebuilds everything.
+
+Which days are built is what the last complete build recorded (`<root>/state/features.json`),
+not what the tables hold: a build takes several commits, and one cut short leaves
+days in the first tables that the later ones lack. The record drops the days a build
+is about to rewrite before its first commit and names them again after its last, so
+a run after a crash builds them again.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ import datetime as dt
 import functools
 import json
 import logging
+from dataclasses import dataclass
+from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec import tables
+from mtlrec import storage, tables
 from mtlrec.config import Config
 from mtlrec.features import build, samples
 from mtlrec.features.build import Context
@@ -57,7 +65,8 @@ def samples_spec(cfg: Config) -> str:
 
 
 def _without_splits(spec: str | None) -> str | None:
-    if spec is None:
+    """`spec` without the split dates: what the daily aggregates and features depend on."""
+    if not spec:
         return None
     parsed = json.loads(spec)
     for key in SPLIT_KEYS:
@@ -65,15 +74,33 @@ def _without_splits(spec: str | None) -> str | None:
     return json.dumps(parsed, sort_keys=True)
 
 
-def _stored_spec(spark: SparkSession, path: str) -> str | None:
-    if not tables.exists(spark, path):
+STATE = "features"  # <root>/state/features.json
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the tables hold as complete builds left them: these days, from these samples settings."""
+
+    days: frozenset[dt.date]
+    spec: str  # "" while a full rebuild is under way: the next run rebuilds everything
+    events_version: int  # the `events` version the last complete build read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"days": sorted(d.isoformat() for d in self.days), "spec": self.spec, "events": self.events_version}
+
+
+def last_build(root: str) -> Built | None:
+    """The record of the last complete build; None before any (or in a root from before records)."""
+    location = paths.state(root, STATE)
+    if not storage.exists(location):
         return None
-    row = tables.read(spark, path).select(S.SPEC).first()
-    return None if row is None else str(row[S.SPEC])
+    raw = storage.read_json(location)
+    days = frozenset(dt.date.fromisoformat(d) for d in raw["days"])
+    return Built(days=days, spec=str(raw["spec"]), events_version=int(raw["events"]))
 
 
-def _table_days(spark: SparkSession, path: str) -> set[dt.date]:
-    return {r[S.DT] for r in tables.read(spark, path).select(S.DT).distinct().collect()}
+def save_build(root: str, built: Built) -> None:
+    storage.write_json(paths.state(root, STATE), built.to_dict())
 
 
 def _build_samples(
@@ -137,26 +164,34 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
              test_start - ONE_DAY, test_start, days[-1])  # fmt: skip
     ctx = Context(spark=spark, cfg=cfg, path=path, end=days[-1] + ONE_DAY)
     spec = samples_spec(cfg)
-    stored = _stored_spec(spark, path(S.FEATURE_STATS_TABLE))
+    before = last_build(cfg.paths.root)
+    same_spec = before is not None and before.spec == spec
     # moved split dates re-split every sample; the daily aggregates and features stay
-    full = fc.rebuild or _without_splits(stored) != _without_splits(spec)
-    full = full or not all(tables.exists(spark, path(n)) for n in FEATURE_TABLES)
+    same_but_splits = before is not None and _without_splits(before.spec) == _without_splits(spec)
+    full = fc.rebuild or not same_but_splits or not all(tables.exists(spark, path(n)) for n in OUTPUTS)
+    # split dates moved without a new day (fixed dates edited): nothing is new, all is redone
+    full = full or (not same_spec and before is not None and set(days) <= before.days and not fc.dates)
     plan = plan_days(
         days,
-        built=set() if full else _table_days(spark, path(S.USER_CATEGORY_DAILY_TABLE)),
+        built=set() if full or before is None else before.days,
         requested=fc.dates,
         full=full,
         span=label_span_days(click_minutes=fc.click_window_minutes, attribution_hours=fc.attribution_hours),
         valid_start=valid_start,
-        samples_ready=stored == spec and tables.exists(spark, path(S.SAMPLES_TABLE)),
+        samples_ready=same_spec,
     )
     log.info("features: events v%d, building %s", events_version, plan)
     layout = feature_layout(cfg.train.tasks)
     versions: dict[str, int] = {}
     if not plan.empty:
+        kept = frozenset() if full or before is None else before.days - set(plan.daily)
+        # until the last commit, the record claims no more than the old samples settings
+        pending = "" if full else spec if same_spec else before.spec if before else ""
+        save_build(cfg.paths.root, Built(kept, spec=pending, events_version=events_version))
         versions |= build.build_daily(ctx, events, plan)
         versions |= build.build_features(ctx, plan)
         versions |= _build_samples(ctx, events, plan, versions, layout=layout, spec=spec)
+        save_build(cfg.paths.root, Built(kept | set(plan.daily), spec=spec, events_version=events_version))
     versions = {name: versions.get(name, -1) for name in OUTPUTS}
     versions = {name: v if v >= 0 else tables.version(spark, path(name)) for name, v in versions.items()}
 

@@ -6,6 +6,7 @@
     <root>/reports/<run_id>/         evaluation reports
     <root>/runs/<run_id>.json        run summaries (and `latest.json`)
     <root>/ray/<name>/               Ray Train runs and their checkpoints
+    <root>/state/<stage>.json        what a stage's last complete build made (features)
 
 A run id names a folder and a file under the root: it must match `RUN_ID_PATTERN`,
 so `--run-id ../..` cannot write outside the root.
@@ -74,3 +75,7 @@ def summary(root: str, run_id: str) -> str:
 
 def ray(root: str) -> str:
     return f"{_base(root)}/ray"
+
+
+def state(root: str, stage: str) -> str:
+    return f"{_base(root)}/state/{stage}.json"

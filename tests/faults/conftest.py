@@ -1,0 +1,155 @@
+"""Crash a stage after its k-th Delta commit, run it again, compare its tables with a clean run's.
+
+The crash is injected where every commit of `mtlrec.tables` passes (`tables.committed`):
+the commit is real and stays, the stage raises right after it, as a process killed
+between two commits would leave the tables. A re-run must give the tables of a run
+that never crashed: the same rows, compared by count and a content hash computed in
+Spark (run ids left out, doubles rounded: their sums may differ in the last bits).
+
+One tiny generated log (3 days, ~3000 events, with dirt) serves every test of the
+folder as their `input.path`, so the roots differ only in what runs on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from mtlrec import schema as S
+from mtlrec import storage, tables
+from mtlrec.cli import main
+from mtlrec.run import paths
+
+D1, D2, D3 = (dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(3))
+SETTINGS = [
+    "generate.start_date=2026-11-01",
+    "generate.days=3",
+    "generate.events=3000",
+    "generate.users=120",
+    "generate.items=40",
+    "features.valid_start=2026-11-02",
+    "features.test_start=2026-11-03",
+    "train.epochs=1",
+    "train.baselines=[]",
+    "score.top_k=5",
+    "score.catalogue_max=30",
+    "score.popular=20",
+    "evaluate.ranking_k=5",
+    "evaluate.importance_rows=0",
+]
+# columns that name the run that wrote a row, not what the row says
+RUN_COLUMNS = {S.RUN_ID, S.MODEL_RUN_ID}
+
+
+class InjectedCrash(Exception):
+    """Raised by the fault hook right after the k-th commit of a stage."""
+
+
+@contextlib.contextmanager
+def commits(crash_after: int | None = None) -> Iterator[list[str]]:
+    """Collect the names of the tables committed to, in order; raise after commit `crash_after`."""
+    seen: list[str] = []
+    real = tables.committed
+
+    def counted(spark: SparkSession, path: str) -> int:
+        version = real(spark, path)
+        seen.append(path.rstrip("/").rsplit("/", 1)[-1])
+        if len(seen) == crash_after:
+            raise InjectedCrash(f"injected crash after commit {crash_after}: {seen[-1]} v{version}")
+        return version
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tables, "committed", counted)
+        yield seen
+
+
+def overrides(root: Path, raw: Path | None = None, settings: list[str] | None = None) -> list[str]:
+    """The `--set` arguments of the tiny settings on `root`, reading the logs of `raw`."""
+    values = [f"paths.root={root}", *SETTINGS, *(settings or [])]
+    if raw is not None:
+        values.append(f"input.path={raw}")
+    return [a for o in values for a in ("--set", o)]
+
+
+def mtlrec(root: Path, *args: str, raw: Path | None = None, settings: list[str] | None = None) -> int:
+    """`mtlrec <args>` in this process, on `root`, reading the logs of `raw`."""
+    return main([*args, *overrides(root, raw, settings)])
+
+
+def _comparable(field: T.StructField) -> Column:
+    col = F.col(f"`{field.name}`")
+    if field.name == S.SOURCE_FILE:  # the file as the input names it, wherever the input sits
+        return F.regexp_extract(col, r"dt=[^/]+/[^/]+$", 0)
+    if isinstance(field.dataType, T.MapType):  # Spark hashes no map: its entries, in key order
+        return F.array_sort(F.map_entries(col))
+    if isinstance(field.dataType, T.DoubleType | T.FloatType):
+        return F.round(col, 6)
+    if isinstance(field.dataType, T.ArrayType) and isinstance(field.dataType.elementType, T.DoubleType | T.FloatType):
+        return F.transform(col, lambda x: F.round(x, 6))
+    return col
+
+
+def table_hashes(spark: SparkSession, root: Path) -> dict[str, tuple[int, int]]:
+    """Table name -> (rows, content hash) of every Delta table under `root`, as they stand."""
+    out = {}
+    for name in storage.list_dirs(f"{root}/tables"):
+        df = tables.read(spark, paths.table(str(root), name))
+        fields = sorted((f for f in df.schema.fields if f.name not in RUN_COLUMNS), key=lambda f: f.name)
+        row_hash = F.xxhash64(*[_comparable(f) for f in fields]).cast("decimal(38,0)")
+        row = df.agg(F.count(F.lit(1)).alias("rows"), F.sum(row_hash).alias("hash")).first()
+        assert row is not None
+        out[name] = (int(row["rows"]), int(row["hash"] or 0))
+    return out
+
+
+@pytest.fixture(scope="session")
+def raw_log(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny generated log's `raw` folder (`dt=` folders of gzip JSON lines)."""
+    root = tmp_path_factory.mktemp("generated")
+    assert mtlrec(root, "generate") == 0
+    return root / "raw"
+
+
+Hashes = Callable[[Path], dict[str, tuple[int, int]]]
+
+
+@pytest.fixture(scope="session")
+def hashes(spark: SparkSession) -> Hashes:
+    return lambda root: table_hashes(spark, root)
+
+
+Commits = Callable[..., contextlib.AbstractContextManager[list[str]]]
+Cli = Callable[..., int]
+
+
+@pytest.fixture(scope="session")
+def crash() -> Commits:
+    """`with crash(k) as seen:` the stage raises `InjectedCrash` after its k-th commit
+    (`crash(None)`: only collects the committed tables' names in `seen`)."""
+    return commits
+
+
+@pytest.fixture(scope="session")
+def cli_args() -> Callable[..., list[str]]:
+    """`cli_args(root, raw, settings)`: the `--set` arguments `cli` passes, for a process of its own."""
+    return overrides
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    """`cli(root, *argv, raw=..., settings=[...])`: `mtlrec` in this process with the tiny settings."""
+    return mtlrec
+
+
+@pytest.fixture(scope="session")
+def copy_root() -> Callable[[Path, Path], Path]:
+    """`copy_root(source, target)`: a data root copied (Delta tables, summaries and state move along)."""
+    return lambda source, target: Path(shutil.copytree(source, target))
