@@ -65,7 +65,8 @@ def main() -> int:
     args = parser.parse_args()
 
     cfg = load_config(ROOT / "conf" / "local.yaml")
-    model_cfg = dataclasses.replace(cfg.model, user_buckets=args.users, item_buckets=args.items)
+    # the catalogue's categories: the former default table size
+    model_cfg = dataclasses.replace(cfg.model, user_buckets=args.users, item_buckets=args.items, category_buckets=128)
     layout = feature_layout(cfg.train.tasks)
     torch.manual_seed(0)
     served = ServingModel(build_model(model_cfg, layout).eval(), layout, keep_rate=1.0).eval()

@@ -28,7 +28,9 @@ DAYS = [START + dt.timedelta(days=n) for n in range(4)]
 TASKS = ("click", "purchase")
 LAYOUT = feature_layout(TASKS)
 # small tables: some vocabulary indexes are beyond them and go through the hashed rows
-MODEL = ModelConfig(embedding_dim=4, expert_dims=(8,), tower_dims=(4,), user_buckets=6, item_buckets=5)
+MODEL = ModelConfig(
+    embedding_dim=4, expert_dims=(8,), tower_dims=(4,), user_buckets=6, item_buckets=5, category_buckets=8
+)
 
 
 @pytest.fixture(scope="module")
