@@ -45,6 +45,11 @@ def latent(seed: int, salt: str, key: Column, dim: int, scale: float) -> Column:
     )
 
 
+def sigmoid(logit: Column) -> Column:
+    """The probability of a logit (the truth's click and purchase chances)."""
+    return F.lit(1.0) / (F.lit(1.0) + F.exp(-logit))
+
+
 def dot(a: str, b: str) -> Column:
     products = F.zip_with(F.col(a), F.col(b), lambda x, y: x * y)
     return F.aggregate(products, F.lit(0.0), lambda acc, x: acc + x)

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec.generate.config import GenerateConfig
-from mtlrec.generate.draws import choice, dot, latent, normal, power_law_index, uniform
+from mtlrec.generate.draws import choice, dot, latent, normal, power_law_index, sigmoid, uniform
 
 BOT_BURST = 120  # events a bot sends within one minute
 MAX_SESSION = 200  # impressions
@@ -135,8 +135,8 @@ def impressions(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
             "cat",
             "price",
             "t",
-            (F.lit(1.0) / (F.lit(1.0) + F.exp(-click_logit))).alias(S.P_CLICK),
-            (F.lit(1.0) / (F.lit(1.0) + F.exp(-buy_logit))).alias(S.P_PURCHASE_GIVEN_CLICK),
+            sigmoid(click_logit).alias(S.P_CLICK),
+            sigmoid(buy_logit).alias(S.P_PURCHASE_GIVEN_CLICK),
         )
     )
 

@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 from mtlrec.generate import logs
 from mtlrec.generate.config import GenerateConfig
-from mtlrec.generate.draws import choice, dot, index_by_weight, latent, normal, uniform, zipf_index
+from mtlrec.generate.draws import choice, dot, index_by_weight, latent, normal, sigmoid, uniform, zipf_index
 
 # context fields of every line (not in the canonical schema: ingest ignores them)
 DEVICE, POSITION, BRAND_ID = "device", "position", "brand_id"
@@ -196,8 +196,8 @@ def impressions(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
             "price",
             "t",
             *TRUTH_CONTEXT,
-            (F.lit(1.0) / (F.lit(1.0) + F.exp(-click_logit))).alias(S.P_CLICK),
-            (F.lit(1.0) / (F.lit(1.0) + F.exp(-buy_logit))).alias(S.P_PURCHASE_GIVEN_CLICK),
+            sigmoid(click_logit).alias(S.P_CLICK),
+            sigmoid(buy_logit).alias(S.P_PURCHASE_GIVEN_CLICK),
         )
     )
 
