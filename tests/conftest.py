@@ -5,11 +5,15 @@ share (generating and building them is most of what those tests cost)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import io
+import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +42,18 @@ TEST_SPARK = SparkConfig(
     master="local[2]",
     app_name="mtlrec-tests",
     shuffle_partitions=2,
-    driver_memory="2g",
+    driver_memory="4g",
     ui=False,
     progress=False,
-    conf={"spark.databricks.delta.snapshotPartitions": "2"},
+    conf={
+        "spark.databricks.delta.snapshotPartitions": "2",
+        # one session runs the whole suite: what Spark keeps of every finished query for
+        # its UI (plans, metrics) filled a 2 GB heap and made the JVM spend its time in GC
+        "spark.sql.ui.retainedExecutions": "20",
+        "spark.ui.retainedJobs": "50",
+        "spark.ui.retainedStages": "50",
+        "spark.ui.retainedTasks": "2000",
+    },
 )
 
 
@@ -155,13 +167,29 @@ PIPELINE = [
 ]
 
 
+def run_cli(argv: list[str]) -> None:
+    """`mtlrec <argv>` in this process; if it fails, the assertion says what mtlrec said
+    (its one-line reason and any stack it logged), not only the exit code."""
+    said = io.StringIO()
+    errors = logging.StreamHandler(said)
+    errors.setLevel(logging.ERROR)
+    logging.getLogger("mtlrec").addHandler(errors)
+    try:
+        with contextlib.redirect_stderr(said):
+            code = main(argv)
+    finally:
+        logging.getLogger("mtlrec").removeHandler(errors)
+        sys.stderr.write(said.getvalue())
+    assert code == 0, f"mtlrec {argv[0]} exited {code}: {said.getvalue()[-4000:]}"
+
+
 @pytest.fixture(scope="session")
 def pipeline_summary(spark: SparkSession, ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`mtlrec run` with the built-in defaults (no --conf) and `PIPELINE`; its run summary."""
     root = tmp_path_factory.mktemp("pipeline")
     overrides = [f"paths.root={root}", f"mlflow.tracking_uri=file://{root}/mlruns", *PIPELINE]
     # no --conf: the built-in defaults are the demo's (conf/local.yaml spells them out)
-    assert main(["run", *[a for o in overrides for a in ("--set", o)]]) == 0
+    run_cli(["run", *[a for o in overrides for a in ("--set", o)]])
     summary: dict[str, Any] = storage.read_json(f"{root}/runs/latest.json")
     return summary
 

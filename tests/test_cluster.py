@@ -81,7 +81,7 @@ def submit(root: Path, ray_address: str, *args: str) -> subprocess.CompletedProc
         "PYSPARK_PYTHON": sys.executable,
     }
     command = [str(REPO / "spark-submit.sh"), *args, "--conf", CONF, *sets(root, f"ray.address={ray_address}")]
-    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=1500)
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=2400)
 
 
 def row_counts(spark: SparkSession, root: Path) -> dict[str, int]:

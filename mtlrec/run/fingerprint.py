@@ -20,10 +20,15 @@ from mtlrec import storage
 _DT = "dt"  # the run-date folders of an input: dt=YYYY-MM-DD
 
 
+def short_hash(value: Any) -> str:
+    """24 hex digits of the SHA-256 of `value` as canonical JSON."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def digest(kind: str, value: Any) -> str:
     """`kind:` and a short hash of `value` as canonical JSON."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+    return f"{kind}:{short_hash(value)}"
 
 
 def run_dates(path: str) -> list[dt.date]:

@@ -23,6 +23,7 @@ from mtlrec.models.sizing import Sizing, size_tables
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
 from mtlrec.run.artifact import ArtifactMetadata, read_metadata, save_artifact, write_metadata
+from mtlrec.run.fingerprint import short_hash
 from mtlrec.run.metrics import FeaturesMetrics, TrainMetrics
 from mtlrec.run.summary import BASELINE, MODEL, RunSummary, StageReport, TableRef, new_run_id
 from mtlrec.tracking import RUN_KEY, log_training
@@ -153,8 +154,16 @@ def resolved(cfg: Config, summary: RunSummary, init_model: str | None = None) ->
     return dataclasses.replace(cfg, model=sizing.model), sizing
 
 
-def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, Any]:
-    """The samples version the run recorded and a fresh Ray run name (never resume an old one).
+def training_inputs(
+    cfg: Config, summary: RunSummary, kind: str, *, init_model: str | None = None, resumable: bool = True
+) -> dict[str, Any]:
+    """The samples version the run recorded, and the Ray run's name.
+
+    The name is the same for the same run id, settings, samples version and warm start:
+    Ray Train restores a run from its name and storage path, so a re-run after a killed
+    driver (a scheduler retrying `run --date D`, `train --run-id R`) goes on from that
+    run's latest checkpoint, and a re-run of a finished one reads its checkpoints again.
+    Anything else starts fresh; so does every run when `resumable` is off (tune).
 
     Stops with one line naming the split when the train or valid split is empty.
     """
@@ -170,9 +179,11 @@ def training_inputs(cfg: Config, summary: RunSummary, kind: str) -> dict[str, An
         )
     samples = summary.table(S.SAMPLES_TABLE)
     ensure_ray(cfg.ray)
+    inputs = [cfg.to_dict(), samples.path, samples.version, init_model]
+    attempt = short_hash(inputs) if resumable else new_run_id()
     return {
         "samples_path": storage.arrow_uri(samples.path),
         "samples_version": samples.version,
         "storage_path": storage.arrow_uri(paths.ray(cfg.paths.root)),
-        "name": f"{kind}-{summary.run_id}-{new_run_id()}",
+        "name": f"{kind}-{summary.run_id}-{attempt}",
     }

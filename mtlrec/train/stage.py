@@ -19,7 +19,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     if cfg.train.warm_start and init is None:
         log.info("train: warm start asked, but no earlier run date has a model: from scratch")
     cfg, sizing = resolved(cfg, summary, init)
-    result = run_training(cfg, **training_inputs(cfg, summary, "train"), init_model=init)
+    result = run_training(cfg, **training_inputs(cfg, summary, "train", init_model=init), init_model=init)
     out = publish(cfg, summary, result, record={"warm_start": init})
     baselines: dict[str, tuple[TrainingResult, str]] = {}
     for name in cfg.train.baselines:

@@ -117,7 +117,7 @@ def tune_training(cfg: Config, *, samples_path: str, samples_version: int, stora
 
 def run(cfg: Config, summary: RunSummary) -> StageReport:
     cfg, sizing = resolved(cfg, summary)
-    result = tune_training(cfg, **training_inputs(cfg, summary, "tune"))
+    result = tune_training(cfg, **training_inputs(cfg, summary, "tune", resumable=False))
     outcome: dict[str, Any] = {
         "metric": cfg.train.select_metric,
         "mode": cfg.train.select_mode,

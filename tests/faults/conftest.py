@@ -68,7 +68,10 @@ def commits(crash_after: int | None = None) -> Iterator[list[str]]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tables, "committed", counted)
-        yield seen
+        try:
+            yield seen
+        finally:  # what a crashed stage persisted stays cached in this test process's session
+            SparkSession.getActiveSession().catalog.clearCache()  # type: ignore[union-attr]
 
 
 def overrides(root: Path, raw: Path | None = None, settings: list[str] | None = None) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,10 @@ RAW_FIELDS = set(S.RAW_SCHEMA.fieldNames())
 
 
 @pytest.fixture(scope="module")
-def imps(spark: SparkSession) -> DataFrame:
-    return realistic.impressions(spark, TINY).persist()
+def imps(spark: SparkSession) -> Iterator[DataFrame]:
+    df = realistic.impressions(spark, TINY).persist()
+    yield df
+    df.unpersist()
 
 
 def parsed_lines(spark: SparkSession, gen: GenerateConfig) -> list[dict[str, object]]:
