@@ -13,7 +13,10 @@ import io
 import logging
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,8 @@ from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
 from mtlrec.run.summary import RunSummary, StageReport
 from mtlrec.spark_session import get_spark
+
+REPO = Path(__file__).resolve().parents[1]
 
 # pyspark.testing imports pandas-on-Spark, which asks for this before any session
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
@@ -213,3 +218,42 @@ def copy_run(summary: dict[str, Any], to: Path, *, tables_too: bool = False) -> 
 def copy_pipeline_run(pipeline_summary: dict[str, Any]) -> Callable[..., None]:
     """`copy_pipeline_run(to, tables_too=False)`: the shared run's log (and tables) under `to`."""
     return functools.partial(copy_run, pipeline_summary)
+
+
+def killed_run(
+    argv: list[str], when: Callable[[], bool], log: Path, *, env: dict[str, str] | None = None, timeout: float = 400
+) -> float:
+    """Start `mtlrec <argv>` in a process group of its own (its Spark JVM in it), with
+    `env` added to this process's environment; SIGKILL the group the moment `when()`
+    holds. Returns the seconds it ran."""
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    began = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mtlrec.cli", *argv],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": path, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            while not when():
+                assert proc.poll() is None, (
+                    f"the run ended (exit {proc.returncode}) before the kill point:\n" + (log.read_text()[-3000:])
+                )
+                assert time.monotonic() - began < timeout, "no kill point within the timeout"
+                time.sleep(0.02)
+            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return time.monotonic() - began
+
+
+@pytest.fixture(scope="session")
+def kill_mtlrec() -> Callable[..., float]:
+    """`kill_mtlrec(argv, when, log, env=None)`: a real `mtlrec` process SIGKILLed when `when()` holds."""
+    return killed_run

@@ -11,12 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +21,6 @@ import pytest
 from mtlrec import schema as S
 from mtlrec import storage
 
-REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-01"
 RUN = f"{DAY.replace('-', '')}"
 SPARK = ["spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=1g", "spark.progress=false"]
@@ -98,36 +92,6 @@ def _recorded(root: Path, stage: str) -> bool:
     return summary.exists() and stage in json.loads(summary.read_text())["stages"]
 
 
-def killed_run(argv: list[str], when: Callable[[], bool], log: Path, timeout: float = 400) -> float:
-    """Start `mtlrec <argv>` in a process group of its own (its Spark JVM in it); SIGKILL
-    the group the moment `when()` holds. Returns the seconds it ran."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    began = time.monotonic()
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mtlrec.cli", *argv],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            while not when():
-                assert proc.poll() is None, (
-                    f"the run ended (exit {proc.returncode}) before the kill point:\n" + (log.read_text()[-3000:])
-                )
-                assert time.monotonic() - began < timeout, "no kill point within the timeout"
-                time.sleep(0.02)
-            os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    return time.monotonic() - began
-
-
 @pytest.fixture(scope="module")
 def crash_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One root for the kills below, in order: each kill leaves what the one before's re-run made."""
@@ -161,13 +125,14 @@ def test_a_killed_dated_run_then_a_plain_run_gives_the_clean_tables(
     clean: Any,
     cli: Any,
     cli_args: Any,
+    kill_mtlrec: Any,
     hashes: Any,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     flags, kill_point = KILLS[point]
     argv = ["run", "--date", DAY, *flags, *cli_args(crash_root, late_raw, SPARK)]
-    killed_run(argv, kill_point(crash_root), tmp_path / "killed.log")
+    kill_mtlrec(argv, kill_point(crash_root), tmp_path / "killed.log")
     caplog.set_level(logging.INFO, logger="mtlrec")
 
     assert cli(crash_root, "run", "--date", DAY, raw=late_raw) == 0

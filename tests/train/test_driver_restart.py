@@ -10,10 +10,6 @@ its first checkpoint.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +20,6 @@ from mtlrec.cli import main
 from mtlrec.run import paths
 from mtlrec.train.driver import best_epoch
 
-REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 4
 
 
@@ -41,35 +36,21 @@ def committed_epochs(run_dirs: list[Path]) -> list[int]:
 
 @pytest.mark.slow
 def test_a_killed_training_driver_resumes_from_its_latest_checkpoint(
-    ray_local: None, copy_pipeline_run: Any, pipeline_summary: dict[str, Any], tmp_path: Path
+    ray_local: None, copy_pipeline_run: Any, pipeline_summary: dict[str, Any], kill_mtlrec: Any, tmp_path: Path
 ) -> None:
     root = tmp_path / "root"
     copy_pipeline_run(root, tables_too=True)
     run_id = pipeline_summary["run_id"]
     settings = [f"paths.root={root}", f"train.epochs={EPOCHS}", "train.baselines=[]", "train.patience=0"]
     argv = ["train", "--run-id", run_id, *[a for s in settings for a in ("--set", s)]]
-    env = {
-        **os.environ,
-        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
     ray_dir = Path(paths.ray(str(root)))
-    log = tmp_path / "killed.log"
-    with log.open("w") as out:
-        command = [sys.executable, "-m", "mtlrec.cli", *argv]
-        driver = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 400
-            while not committed_epochs(list(ray_dir.glob(f"train-{run_id}-*"))):
-                assert driver.poll() is None, (
-                    f"train ended (exit {driver.returncode}) before a checkpoint:\n" + (log.read_text()[-3000:])
-                )
-                assert time.monotonic() < deadline, "no checkpoint committed within the timeout"
-                time.sleep(0.05)
-        finally:
-            driver.kill()
-            driver.wait()
-    killed_after = max(committed_epochs(list(ray_dir.glob(f"train-{run_id}-*"))))
+    driver = {"RAY_ADDRESS": ray.get_runtime_context().gcs_address}  # the cluster outlives its driver
+
+    def committed() -> list[int]:
+        return committed_epochs(list(ray_dir.glob(f"train-{run_id}-*")))
+
+    kill_mtlrec(argv, lambda: bool(committed()), tmp_path / "killed.log", env=driver)
+    killed_after = max(committed())
     assert killed_after < EPOCHS - 1, "the driver finished its epochs before the kill"
     assert not Path(paths.model(str(root), run_id)).exists()  # no model from the killed run
 
