@@ -1,9 +1,10 @@
 """The report's extras: behaviour tables, the data-quality report and report.html.
 
-Run by `evaluate` after its metrics, timed apart from them (`report_extras_seconds`):
-the behaviour aggregates of the run's `events` go to their own Delta tables
-(overwritten: they are small and describe the whole log), and only those aggregates,
-top-N where they grow with the catalogue, reach the driver for plots.
+Timed apart from `evaluate`'s metrics (`report_extras_seconds`). The behaviour
+aggregates of the run's `events` go to their own Delta tables first, before any model
+is read (overwritten: they are small and describe the whole log, not the model); only
+those aggregates, top-N where they grow with the catalogue, reach the driver for plots.
+The data-quality part and report.html follow the metrics.
 """
 
 from __future__ import annotations
@@ -90,6 +91,21 @@ def behaviour(spark: SparkSession, root: str, events: DataFrame) -> tuple[dict[s
     return versions, rows
 
 
+@dataclass(frozen=True)
+class Behaviour:
+    tables: dict[str, int]  # behaviour table -> Delta version
+    rows: BehaviourRows  # what the report shows of them
+    seconds: float
+
+
+def write_behaviour(spark: SparkSession, root: str, summary: RunSummary) -> Behaviour:
+    """The four behaviour tables of the run's `events`, written, and the rows the report shows."""
+    start = time.perf_counter()
+    events = tables.read(spark, paths.table(root, S.EVENTS_TABLE), summary.table_version(S.EVENTS_TABLE))
+    versions, rows = behaviour(spark, root, events)
+    return Behaviour(tables=versions, rows=rows, seconds=time.perf_counter() - start)
+
+
 def quality(spark: SparkSession, root: str, summary: RunSummary, out_dir: str) -> list[Section]:
     dq = _table(spark, root, summary, S.DQ_METRICS_TABLE)
     held = _table(spark, root, summary, S.QUARANTINE_TABLE)
@@ -112,20 +128,21 @@ def publish_html(
     title: str,
     metrics: dict[str, Any],
     out: str,
+    written: Behaviour,
     importance: Importance | None = None,
 ) -> Extras:
-    """Analyse, write the behaviour tables and `<out>/report.html` beside report.md.
+    """Analyse data quality and write `<out>/report.html` beside report.md.
 
     `metadata` is the model artifact's metadata, `metrics` evaluate's (with the
-    calibration curves), `out` the report folder `publish_report` wrote.
+    calibration curves), `out` the report folder `publish_report` wrote, `written`
+    the behaviour tables `write_behaviour` wrote.
     """
     start = time.perf_counter()
-    events = tables.read(spark, paths.table(root, S.EVENTS_TABLE), summary.table_version(S.EVENTS_TABLE))
+    rows = written.rows
     with tempfile.TemporaryDirectory() as tmp:
-        versions, rows = behaviour(spark, root, events)
         behaviour_part = behaviour_sections(rows, tmp)
         quality_part = quality(spark, root, summary, tmp)
-        seconds = time.perf_counter() - start
+        seconds = written.seconds + time.perf_counter() - start
         days: tuple[dt.date, dt.date] | None = (rows.daily[0][S.DT], rows.daily[-1][S.DT]) if rows.daily else None
         card = model_card(metadata.to_dict(), samples=summary.metrics.get("samples", {}), event_days=days)
         page = write_html(
@@ -140,4 +157,4 @@ def publish_html(
         )
         with open(page, "rb") as f:
             storage.write_bytes(f"{out}/report.html", f.read())
-    return Extras(seconds=round(seconds, 2), tables=versions, html=f"{out}/report.html")
+    return Extras(seconds=round(seconds, 2), tables=written.tables, html=f"{out}/report.html")

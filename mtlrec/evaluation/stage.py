@@ -27,7 +27,7 @@ from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.config import Config
 from mtlrec.evaluation import transforms as T
-from mtlrec.evaluation.extras import publish_html
+from mtlrec.evaluation.extras import publish_html, write_behaviour
 from mtlrec.evaluation.html import Importance
 from mtlrec.evaluation.importance import describe, permutation_importance, plot_importance
 from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
@@ -162,6 +162,9 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             "or every exposure there still has an open attribution window "
             f"(features.attribution_hours {cfg.features.attribution_hours})"
         )
+    # the behaviour tables describe the log, not the model: written first, they stand
+    # whatever happens to the model's part
+    written = write_behaviour(spark, cfg.paths.root, summary)
     model = ServedModel.load(summary.model_path())
     baselines = {name: ServedModel.load(path) for name, path in summary.baseline_models().items()}
     tasks = model.tasks
@@ -232,6 +235,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             title=title,
             metrics=metrics,
             out=report,
+            written=written,
             importance=relied_on,
         )
     metrics["report_extras_seconds"] = extras.seconds

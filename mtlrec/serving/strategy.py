@@ -65,13 +65,17 @@ def ranked(
     With `category_cap` > 0 an item is passed over once its category already has
     that many better items in the user's list.
     """
-    per_strategy = [
-        scored.withColumn(S.STRATEGY, F.lit(name)).withColumn(S.SCORE, strategy_score(terms))
-        for name, terms in strategies.items()
-    ]
-    both = per_strategy[0]
-    for other in per_strategy[1:]:
-        both = both.unionByName(other)
+    # one row per (strategy, pair) from one pass over `scored`: a union of one copy per
+    # strategy would compute the candidates and the model's inference once per strategy
+    per_strategy = F.explode(
+        F.array(
+            *[
+                F.struct(F.lit(name).alias(S.STRATEGY), strategy_score(terms).alias(S.SCORE))
+                for name, terms in strategies.items()
+            ]
+        )
+    )
+    both = scored.withColumn("_strategy", per_strategy).select("*", "_strategy.*").drop("_strategy")
     best_first = (F.col(S.SCORE).desc(), F.col(S.ITEM_ID))
     if category_cap > 0:
         in_category = Window.partitionBy(S.STRATEGY, S.USER_ID, S.CATEGORY_ID).orderBy(*best_first)
