@@ -144,7 +144,7 @@ def test_valid_start_not_before_test_start_fails(valid_start: str) -> None:
 
 def test_strategy_naming_a_task_not_trained_fails() -> None:
     # the default strategies rank by ctcvr, which needs the purchase task
-    with pytest.raises(ConfigError, match=r"score\.strategies\.ctcvr: unknown term 'ctcvr'"):
+    with pytest.raises(ConfigError, match=r"score\.strategies\.purchases: unknown term 'ctcvr'"):
         load_config(None, ["train.tasks=[click]", "train.task_weights=[1.0]"])
 
 

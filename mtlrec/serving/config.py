@@ -9,7 +9,7 @@ from mtlrec.checks import at_least
 # the terms a strategy may raise to a power: task probabilities, their ESMM products
 # and ratios, and item attributes
 PROBABILITY_TERMS = ("click", "purchase", "ctcvr", "cvr")
-ITEM_TERMS = ("price", "popularity")
+ITEM_TERMS = ("price", "popularity", "exposure")
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,13 @@ class ScoreConfig:
     # named ranking strategies, each scored and written side by side (`strategy` column):
     # score = prod over terms of term ** exponent; terms are p_click, p_purchase,
     # p_ctcvr (= p_purchase: purchase is labelled over all exposures), p_cvr
-    # (= p_purchase / p_click), and the item's price and popularity (30-day clicks + 1)
+    # (= p_purchase / p_click), and the item's price, popularity (30-day clicks + 1)
+    # and exposure (30-day impressions + 1; p_ctcvr * exposure: the purchases to expect
+    # while the site keeps showing items as the log did)
     strategies: dict[str, dict[str, float]] = field(
         default_factory=lambda: {
-            "ctcvr": {"ctcvr": 1.0},  # expected purchases
+            "purchases": {"ctcvr": 1.0, "exposure": 1.0},  # purchases to expect as items are shown
+            "ctcvr": {"ctcvr": 1.0},  # expected purchases per exposure
             "gmv": {"ctcvr": 1.0, "price": 1.0},  # expected revenue
             "click": {"click": 1.0},
         }

@@ -10,8 +10,11 @@ from mtlrec import schema as S
 from mtlrec.layout import FeatureLayout, dense_sources, model_inputs
 
 CLICKS_30D = "item_clicks_30d"  # the item feature popularity is read from
+IMPRESSIONS_30D = "item_impressions_30d"  # the item feature exposure is read from
 POPULARITY = "popularity"  # the item's clicks in the 30 days before the scoring day
-ITEM_ATTRIBUTES = (S.CATEGORY_ID, S.PRICE, POPULARITY)  # kept, raw, next to the model inputs
+EXPOSURE = "exposure"  # the item's impressions in the 30 days before the scoring day
+# kept, raw, next to the model inputs
+ITEM_ATTRIBUTES = (S.CATEGORY_ID, S.PRICE, POPULARITY, EXPOSURE)
 
 
 def feature_pairs(
@@ -33,9 +36,12 @@ def feature_pairs(
     """
     sources = dense_sources(layout)
     user_cols = [S.USER_ID, *[c for c in users.columns if c in sources]]
-    popularity = F.coalesce(F.col(CLICKS_30D).cast("double"), F.lit(0.0)).alias(POPULARITY)
+    counted = [
+        F.coalesce(F.col(source).cast("double"), F.lit(0.0)).alias(name)
+        for name, source in ((POPULARITY, CLICKS_30D), (EXPOSURE, IMPRESSIONS_30D))
+    ]
     fixed = (S.ITEM_ID, S.CATEGORY_ID, S.PRICE)
-    item_cols: list[Column | str] = [*fixed, popularity, *[c for c in items.columns if c in sources and c not in fixed]]
+    item_cols: list[Column | str] = [*fixed, *counted, *[c for c in items.columns if c in sources and c not in fixed]]
     cross_cols = [S.USER_ID, S.CATEGORY_ID, *[c for c in cross.columns if c in sources]]
     joined = (
         pairs.select(S.USER_ID, S.ITEM_ID)

@@ -14,17 +14,20 @@ from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec.serving.inference import prob_column
-from mtlrec.serving.pairs import POPULARITY
+from mtlrec.serving.pairs import EXPOSURE, POPULARITY
 
 CTCVR, CVR = "ctcvr", "cvr"
 
 
 def term(name: str) -> Column:
-    """The column a strategy term stands for (popularity + 1: an item nobody clicked is last, not out)."""
+    """The column a strategy term stands for (popularity + 1, exposure + 1: an item nobody
+    clicked or was shown is last, not out)."""
     if name == "price":
         return F.col(S.PRICE)
     if name == "popularity":
         return F.col(POPULARITY) + F.lit(1.0)
+    if name == "exposure":
+        return F.col(EXPOSURE) + F.lit(1.0)
     return F.col(prob_column(name))  # click, purchase, ctcvr, cvr
 
 

@@ -113,3 +113,19 @@ def test_a_click_only_model_gets_no_funnel_columns(spark: SparkSession) -> None:
 
     assert with_funnel(scored, ("click",)).columns == scored.columns
     assert scored.select(F.col("p_click")).first() == (0.3,)
+
+
+def test_exposure_weights_the_purchase_probability_by_the_items_impressions(spark: SparkSession) -> None:
+    scored = with_funnel(
+        spark.createDataFrame(
+            [("u1", "shown", 0.1, 0.01, 99.0), ("u1", "rare", 0.1, 0.05, 0.0)],
+            "user_id string, item_id string, p_click double, p_purchase double, exposure double",
+        ),
+        ("click", "purchase"),
+    )
+
+    actual = scored.select(S.ITEM_ID, strategy_score({"ctcvr": 1.0, "exposure": 1.0}).alias("expected"))
+
+    # 0.01 * (99 + 1) beats 0.05 * (0 + 1): a rarely shown item is rarely bought
+    expected = spark.createDataFrame([("shown", 1.0), ("rare", 0.05)], "item_id string, expected double")
+    assertDataFrameEqual(actual, expected, rtol=1e-6, atol=0.0)
