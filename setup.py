@@ -26,7 +26,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["mtlrec", "mtlrec.*"]),
-    package_data={"mtlrec.ingest": ["mappings/*.yaml"]},  # the shipped log mappings
+    package_data={"mtlrec": ["mappings/*.yaml"]},  # the shipped log mappings
     install_requires=INSTALL_REQUIRES,
     extras_require={
         # MLflow tracking of training runs (config `mlflow.tracking_uri`), off by default

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from mtlrec import schedule
 from mtlrec.config import Config, ConfigError, load_config
+from mtlrec.mapping import load_mapping
 from mtlrec.run import paths
 from mtlrec.run.metrics import EvaluateMetrics
 from mtlrec.run.summary import RunSummary, new_run_id
@@ -229,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         format_override = [f"export.format={args.format}"] if args.format else []
         cfg = load_config(args.conf, [*args.overrides, *format_override])
+        if args.stage in ("run", "backfill", "ingest") or args.date:
+            load_mapping(cfg.input.mapping)  # a wrong mapping fails here, before any work
     except ConfigError as err:
         print(f"mtlrec: config error: {err}", file=sys.stderr)
         return 2

@@ -159,6 +159,8 @@ def from_dict(cls: type, raw: Mapping[str, Any], *, source: str, prefix: str = "
 
 
 def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
+    if tp is Any:  # checked by its owner (e.g. a mapping's serving values)
+        return value
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, source=source, prefix=f"{key}.")  # type: ignore[arg-type]

@@ -11,6 +11,11 @@ std). `model_inputs` chains them: it is the one way any frame becomes model inpu
 The layout knows nothing of the model's sizes: an index is the id's position in the
 vocabulary, whatever the size of the embedding table that will look it up (the model
 hashes indexes beyond its table into overflow rows, `models.embedding`).
+
+Besides ids and histories, a layout holds context fields (`ContextField`): the hour
+and day of week of every exposure, and the fields a log's mapping declares (a device,
+a slot position, an item's brand). `features` chooses them and records the layout in
+the run summary; training and the model artifact carry it from there.
 """
 
 from __future__ import annotations
@@ -22,7 +27,20 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from mtlrec.schema import CATEGORY_ID, FEATURE, ID, INDEX, ITEM_ID, MEAN, PRICE, STD, USER_ID
+from mtlrec.schema import (
+    CATEGORY_ID,
+    DAY_OF_WEEK,
+    FEATURE,
+    HOUR,
+    ID,
+    INDEX,
+    ITEM_ID,
+    MEAN,
+    PRICE,
+    STD,
+    TS,
+    USER_ID,
+)
 
 OOV = 0  # index of an id missing from the vocabulary (too rare, new, or beyond the table)
 WINDOWS = (1, 7, 30)  # days of history the count features sum
@@ -97,10 +115,48 @@ DENSE = USER_DENSE + ITEM_DENSE + CROSS_DENSE
 
 
 @dataclass(frozen=True)
+class ContextField:
+    """A field the model reads beside ids and histories, from the exposure or its item.
+
+    A categorical field is looked up in the vocabulary like an id (`<name>_idx`); a
+    numeric one is a dense input, standardised like the others (a missing value is
+    the train mean). Scoring has no exposure: a field of the exposure then takes
+    `serving` (the mapping's value, else the train days' most frequent value, which
+    `features` fills in), a field of the item (`item`) the item's last known value.
+    """
+
+    name: str  # the column of `events` (or, for the time of day, derived from `ts`)
+    numeric: bool = False
+    item: bool = False
+    serving: Any = None  # a string or a number; None: unknown (numeric: the train mean)
+
+    @property
+    def sparse(self) -> SparseFeature | None:
+        return None if self.numeric else SparseFeature(f"{self.name}_idx", self.name)
+
+    @property
+    def dense(self) -> DenseFeature | None:
+        return DenseFeature(self.name, default=None) if self.numeric else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "numeric": self.numeric, "item": self.item, "serving": self.serving}
+
+
+# every log's context: when the exposure happened (UTC), as categories
+TIME_FIELDS = tuple(ContextField(name) for name in (HOUR, DAY_OF_WEEK))
+
+
+def with_time_context(df: DataFrame) -> DataFrame:
+    """`df` (with `ts`) plus the time fields as strings, as the vocabulary holds them."""
+    return df.withColumns({HOUR: F.hour(TS).cast("string"), DAY_OF_WEEK: F.dayofweek(TS).cast("string")})
+
+
+@dataclass(frozen=True)
 class FeatureLayout:
     sparse: tuple[SparseFeature, ...]
     dense: tuple[str, ...]
     tasks: tuple[str, ...]
+    fields: tuple[ContextField, ...] = ()  # context fields, each also in `sparse` or `dense`
 
     @property
     def sparse_columns(self) -> tuple[str, ...]:
@@ -111,31 +167,46 @@ class FeatureLayout:
         """Every column a model reads (labels excluded)."""
         return self.sparse_columns + self.dense
 
+    def dense_feature(self, name: str) -> DenseFeature:
+        """How the dense input `name` is made from its raw column."""
+        for f in (*DENSE_FEATURES, *[c.dense for c in self.fields if c.dense is not None]):
+            if f.name == name:
+                return f
+        raise KeyError(f"no dense feature {name!r} in the layout")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "sparse": [{"name": f.name, "source": f.source} for f in self.sparse],
             "dense": list(self.dense),
             "tasks": list(self.tasks),
+            "fields": [f.to_dict() for f in self.fields],
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> FeatureLayout:
+        """A layout as `to_dict` wrote it; one from before context fields has none."""
         return cls(
             sparse=tuple(SparseFeature(str(f["name"]), str(f["source"])) for f in raw["sparse"]),
             dense=tuple(str(c) for c in raw["dense"]),
             tasks=tuple(str(t) for t in raw["tasks"]),
+            fields=tuple(ContextField(**f) for f in raw.get("fields", ())),
         )
 
 
-def feature_layout(tasks: tuple[str, ...]) -> FeatureLayout:
+ID_SPARSE = (
+    SparseFeature("user_idx", USER_ID),
+    SparseFeature("item_idx", ITEM_ID),
+    SparseFeature("cat_idx", CATEGORY_ID),
+)
+
+
+def feature_layout(tasks: tuple[str, ...], fields: tuple[ContextField, ...] = ()) -> FeatureLayout:
+    """The ids, the histories' dense features, then the context `fields`."""
     return FeatureLayout(
-        sparse=(
-            SparseFeature("user_idx", USER_ID),
-            SparseFeature("item_idx", ITEM_ID),
-            SparseFeature("cat_idx", CATEGORY_ID),
-        ),
-        dense=DENSE,
+        sparse=(*ID_SPARSE, *[f.sparse for f in fields if f.sparse is not None]),
+        dense=(*DENSE, *[f.name for f in fields if f.numeric]),
         tasks=tasks,
+        fields=fields,
     )
 
 
@@ -158,7 +229,7 @@ def with_sparse_indices(df: DataFrame, *, layout: FeatureLayout, vocabulary: Dat
 
 def dense_sources(layout: FeatureLayout) -> frozenset[str]:
     """The raw columns `with_dense_inputs` reads for `layout`."""
-    return frozenset(f.column for f in DENSE_FEATURES if f.name in layout.dense)
+    return frozenset(layout.dense_feature(name).column for name in layout.dense)
 
 
 def standardisation(stats: DataFrame) -> dict[str, tuple[float, float]]:
@@ -188,8 +259,7 @@ def with_dense_inputs(
     standardised and a missing value is 0; without, they are the unstandardised
     values the statistics are computed from (missing stays null).
     """
-    by_name = {f.name: f for f in DENSE_FEATURES}
-    values = {name: _dense_value(by_name[name], stats) for name in layout.dense}
+    values = {name: _dense_value(layout.dense_feature(name), stats) for name in layout.dense}
     cast = "float" if stats is not None else "double"
     return df.withColumns({name: value.cast(cast) for name, value in values.items()})
 

@@ -25,6 +25,11 @@ CATEGORY_ID = "category_id"
 PRICE = "price"
 DT = "dt"
 
+# context features every log gets, from the exposure's timestamp (UTC)
+HOUR = "hour"  # 0..23
+DAY_OF_WEEK = "day_of_week"  # 1 (Sunday) .. 7, as Spark's dayofweek
+TIME_CONTEXT = (HOUR, DAY_OF_WEEK)
+
 # quarantine columns
 RAW = "raw"
 SOURCE_FILE = "source_file"
@@ -37,6 +42,7 @@ DUPLICATES = "duplicates"
 QUARANTINED = "quarantined"
 LATE = "late"
 QUARANTINED_BY_REASON = "quarantined_by_reason"
+MISSING_BY_FIELD = "missing_by_field"  # declared field -> clean events without a value
 REASON = "reason"
 
 # truth columns
@@ -177,6 +183,7 @@ DQ_METRICS_SCHEMA = T.StructType(
         T.StructField(LATE, T.LongType(), False),
         T.StructField(QUARANTINED_BY_REASON, T.MapType(T.StringType(), T.LongType(), False), False),
         T.StructField(RUN_ID, T.StringType(), False),
+        T.StructField(MISSING_BY_FIELD, T.MapType(T.StringType(), T.LongType(), False), True),
     ]
 )
 

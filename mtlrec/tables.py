@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 from mtlrec.schema import DT
 
@@ -36,26 +36,36 @@ def overwrite(df: DataFrame, path: str, *, partition_by: Iterable[str] = ()) -> 
     return committed(df.sparkSession, path)
 
 
-def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date]) -> int:
+def replace_dates(df: DataFrame, path: str, dates: Iterable[dt.date], *, merge_schema: bool = False) -> int:
     """Rewrite the `dt` partitions named by `dates` with `df`; return the new version.
 
     Rows of `df` outside `dates` make Delta fail the write, which is what we want: a
-    job may only touch the dates it was asked to compute.
+    job may only touch the dates it was asked to compute. `merge_schema`: columns of
+    `df` the table lacks are added (null in its other rows).
     """
     days = sorted(set(dates))
     if not days:
         raise ValueError(f"replace_dates({path}): no dates given")
     predicate = f"{DT} IN ({', '.join(repr(d.isoformat()) for d in days)})"
-    (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT).save(path))
+    _replacing(df, predicate, merge_schema).save(path)
     return committed(df.sparkSession, path)
 
 
-def replace_rows(df: DataFrame, path: str, *, column: str, values: Iterable[dt.date], dates: Iterable[dt.date]) -> int:
+def replace_rows(
+    df: DataFrame,
+    path: str,
+    *,
+    column: str,
+    values: Iterable[dt.date],
+    dates: Iterable[dt.date],
+    merge_schema: bool = False,
+) -> int:
     """In one commit, replace the rows whose `column` is in `values` with `df`.
 
     `dates` bound the `dt` partitions those rows may sit in (so Delta prunes the
     rest). Every row of `df` must match, or Delta fails the write. For a table whose
     rows of one run date are spread over several `dt` partitions (late events).
+    `merge_schema` as in `replace_dates`.
     """
     days, keys = sorted(set(dates)), sorted(set(values))
     if not days or not keys:
@@ -66,8 +76,13 @@ def replace_rows(df: DataFrame, path: str, *, column: str, values: Iterable[dt.d
     predicate = (
         f"{DT} >= DATE'{days[0].isoformat()}' AND {DT} <= DATE'{days[-1].isoformat()}' AND {column} IN ({literals})"
     )
-    (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT).save(path))
+    _replacing(df, predicate, merge_schema).save(path)
     return committed(df.sparkSession, path)
+
+
+def _replacing(df: DataFrame, predicate: str, merge_schema: bool) -> DataFrameWriter:
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).partitionBy(DT)
+    return writer.option("mergeSchema", "true") if merge_schema else writer
 
 
 def insert_new(df: DataFrame, path: str, *, keys: Iterable[str]) -> int:

@@ -75,7 +75,7 @@ def feature_groups(layout: FeatureLayout) -> dict[str, tuple[str, ...]]:
     """Group name -> the layout columns shuffled together, sparse groups first, in layout order."""
     groups: dict[str, list[str]] = {}
     for feature in layout.sparse:
-        name = "click sequence" if feature.name == CLICK_SEQUENCE else _ID_GROUPS.get(feature.source, feature.name)
+        name = "click sequence" if feature.name == CLICK_SEQUENCE else _ID_GROUPS.get(feature.source, feature.source)
         groups.setdefault(name, []).append(feature.name)
     for column in layout.dense:
         groups.setdefault(dense_family(column), []).append(column)

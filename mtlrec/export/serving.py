@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mtlrec import storage
-from mtlrec.layout import DENSE_FEATURES, OOV, FeatureLayout
+from mtlrec.layout import OOV, FeatureLayout
 from mtlrec.schema import FEATURE, ID, INDEX, MEAN, STD
 from mtlrec.serving.graph import BATCH_AXIS, DENSE_INPUT, output_names
 
@@ -73,13 +73,14 @@ def standardisation(stats: pa.Table) -> dict[str, tuple[float, float]]:
 
 def dense_columns(layout: FeatureLayout, stats: Mapping[str, tuple[float, float]] | None) -> list[dict[str, Any]]:
     """One entry per column of the `dense` input, in order: its raw source, transform and statistics."""
-    declared = {f.name: f for f in DENSE_FEATURES}
     columns = []
     for name in layout.dense:
         entry: dict[str, Any] = {"name": name}
-        if name in declared:
-            f = declared[name]
+        try:
+            f = layout.dense_feature(name)
             entry |= {"source": f.column, "log": f.log, "default": f.default}
+        except KeyError:  # a layout from before its dense features were described
+            pass
         if stats is not None:
             mean, std = stats.get(name, (0.0, 1.0))
             entry |= {"mean": mean, "std": std}
@@ -127,6 +128,9 @@ def serving_spec(
         "inputs": [*sparse, dense],
         "outputs": outputs,
         "tasks": list(layout.tasks),
+        # context fields (hour, day of week, a log's declared ones): a field of the exposure
+        # the request does not give takes `serving`; an item field is the item's own
+        "context": [f.to_dict() for f in layout.fields],
         "oov_index": OOV,
         "vocabulary_file": vocabulary_file,
         "keep_rate": keep_rate,

@@ -21,7 +21,7 @@ from mtlrec.config import Config
 from mtlrec.features import asof, daily, history, labels, quality, samples, sampling, vocabulary
 from mtlrec.features.config import FeaturesConfig
 from mtlrec.features.plan import Plan, label_span_days
-from mtlrec.layout import HISTORY_DAYS, FeatureLayout, index_mapping, with_dense_inputs
+from mtlrec.layout import HISTORY_DAYS, FeatureLayout, index_mapping, with_dense_inputs, with_time_context
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,12 @@ class Context:
     cfg: Config
     path: Callable[[str], str]  # table name -> Delta path
     end: dt.date  # the run date: the day after the last event
+    layout: FeatureLayout  # what the samples hold, context fields included
+
+    @property
+    def item_fields(self) -> tuple[str, ...]:
+        """The log's fields that describe the item (a brand): item attributes of the day."""
+        return tuple(f.name for f in self.layout.fields if f.item)
 
     def table(self, name: str) -> DataFrame:
         """A table this stage writes, as it stands: the version the run summary records.
@@ -61,7 +67,10 @@ def build_daily(ctx: Context, events: DataFrame, plan: Plan) -> dict[str, int]:
             uc, ctx.path(S.USER_CATEGORY_DAILY_TABLE), days=plan.daily, full=plan.full
         ),
         S.ITEM_DAILY_TABLE: write_days(
-            daily.item_daily(new), ctx.path(S.ITEM_DAILY_TABLE), days=plan.daily, full=plan.full
+            daily.item_daily(new, item_fields=ctx.item_fields),
+            ctx.path(S.ITEM_DAILY_TABLE),
+            days=plan.daily,
+            full=plan.full,
         ),
     }
 
@@ -78,14 +87,18 @@ def build_features(ctx: Context, plan: Plan) -> dict[str, int]:
     uc_state = history.user_category_state(
         history_of(S.USER_CATEGORY_DAILY_TABLE), sequence_length=fc.sequence_length
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    item_state = history.item_state(history_of(S.ITEM_DAILY_TABLE)).persist(StorageLevel.MEMORY_AND_DISK)
+    item_state = history.item_state(history_of(S.ITEM_DAILY_TABLE), item_fields=ctx.item_fields).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     priors = history.priors(item_state)
     outputs = {
         S.USER_FEATURES_TABLE: history.user_features(
             uc_state, priors=priors, smoothing=fc.smoothing, sequence_length=fc.sequence_length, end=ctx.end
         ),
         S.USER_CATEGORY_FEATURES_TABLE: history.cross_features(uc_state, end=ctx.end),
-        S.ITEM_FEATURES_TABLE: history.item_features(item_state, priors=priors, smoothing=fc.smoothing, end=ctx.end),
+        S.ITEM_FEATURES_TABLE: history.item_features(
+            item_state, priors=priors, smoothing=fc.smoothing, end=ctx.end, item_fields=ctx.item_fields
+        ),
     }
     written = {name: write_days(df, ctx.path(name), days=plan.features, full=plan.full) for name, df in outputs.items()}
     uc_state.unpersist()
@@ -94,7 +107,8 @@ def build_features(ctx: Context, plan: Plan) -> dict[str, int]:
 
 
 def update_vocabulary(ctx: Context, events: DataFrame) -> int:
-    """Append the train days' new frequent ids to `vocabulary`."""
+    """Append the train days' new frequent ids (and values of categorical context fields)
+    to `vocabulary`."""
     fc, path = ctx.cfg.features, ctx.path(S.VOCABULARY_TABLE)
     existing = (
         tables.read(ctx.spark, path)
@@ -102,7 +116,9 @@ def update_vocabulary(ctx: Context, events: DataFrame) -> int:
         else ctx.spark.createDataFrame([], S.VOCABULARY_SCHEMA)
     )
     valid_start, _ = fc.split_starts(ctx.end - dt.timedelta(days=1))
-    counts = vocabulary.id_counts(events.where(F.col(S.DT) < F.lit(valid_start)))
+    categorical = [f.name for f in ctx.layout.fields if not f.numeric]
+    train_days = with_time_context(events.where(F.col(S.DT) < F.lit(valid_start)))
+    counts = vocabulary.id_counts(train_days, features=(*vocabulary.ID_FEATURES, *categorical))
     new = vocabulary.appended(counts, existing=existing, min_count=fc.vocab_min_count, added=ctx.end)
     return tables.insert_new(new, path, keys=[S.FEATURE, S.ID])
 
@@ -121,7 +137,9 @@ def labelled_exposures(
     span = dt.timedelta(
         days=label_span_days(click_minutes=fc.click_window_minutes, attribution_hours=fc.attribution_hours)
     )
-    exposed = labels.exposures(_days(events, plan.samples), from_clicks=from_clicks)
+    # the exposure's own fields; the time fields are derived from its `ts` later
+    extra = [f.name for f in ctx.layout.fields if f.name in events.columns]
+    exposed = labels.exposures(_days(events, plan.samples), from_clicks=from_clicks, extra=extra)
     if from_clicks:
         made_up = sampling.negatives(
             exposed,
@@ -130,7 +148,7 @@ def labelled_exposures(
             ratio=fc.negative_ratio,
             seed=fc.seed,
         )
-        exposed = exposed.unionByName(made_up)
+        exposed = exposed.unionByName(made_up, allowMissingColumns=True)  # made up: no context
     window = events.where(F.col(S.DT).between(min(plan.samples), max(plan.samples) + span))
     return labels.labelled(
         exposed,
@@ -143,8 +161,13 @@ def labelled_exposures(
     )
 
 
-def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, layout: FeatureLayout, from_clicks: bool) -> DataFrame:
-    """Labelled exposures of the plan's sample days with raw features, split and weights."""
+def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, from_clicks: bool) -> DataFrame:
+    """Labelled exposures of the plan's sample days with raw features, context, split and weights.
+
+    An exposure's context fields are its own, an item field included (the brand it was
+    shown with, as the price is the one it was shown at).
+    """
+    layout = ctx.layout
     fc = ctx.cfg.features
 
     def table(name: str) -> DataFrame:
@@ -158,7 +181,7 @@ def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, layout: FeatureL
     )
     items = table(S.ITEM_FEATURES_TABLE)
     item_daily = ctx.table(S.ITEM_DAILY_TABLE)
-    exposed = labelled_exposures(ctx, events, plan, from_clicks=from_clicks, item_daily=item_daily)
+    exposed = with_time_context(labelled_exposures(ctx, events, plan, from_clicks=from_clicks, item_daily=item_daily))
     raw = samples.joined(
         exposed,
         users=users,
@@ -167,6 +190,7 @@ def raw_samples(ctx: Context, events: DataFrame, plan: Plan, *, layout: FeatureL
         broadcast_items=items.count() <= fc.broadcast_item_rows,
         salt_buckets=fc.salt_buckets,
         hot_rows=fc.hot_key_rows,
+        context=[f.name for f in layout.fields],
     )
     if fc.point_in_time == "timestamp":
         raw = asof.as_of_timestamp(raw, _days(events, plan.samples))

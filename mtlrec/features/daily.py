@@ -6,6 +6,8 @@ days once and later days reuse them from Delta (`user_category_daily`, `item_dai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -49,17 +51,13 @@ def user_category_daily(events: DataFrame, *, sequence_length: int) -> DataFrame
     )
 
 
-def item_daily(events: DataFrame) -> DataFrame:
-    """Per (dt, item_id): events by kind, revenue, and the day's last price and category."""
-    known_price = F.when(F.col(S.PRICE).isNotNull(), F.col(S.TS))
-    known_category = F.when(F.col(S.CATEGORY_ID).isNotNull(), F.col(S.TS))
+def item_daily(events: DataFrame, *, item_fields: Sequence[str] = ()) -> DataFrame:
+    """Per (dt, item_id): events by kind, revenue, and the day's last price, category and
+    value of each of the log's `item_fields` (a brand)."""
+    attributes = (S.PRICE, S.CATEGORY_ID, *item_fields)
+    last = [F.max_by(c, F.when(F.col(c).isNotNull(), F.col(S.TS))).alias(c) for c in attributes]
     return (
         events.groupBy(S.DT, S.ITEM_ID)
-        .agg(
-            *_kind_counts(),
-            _spend(),
-            F.max_by(S.PRICE, known_price).alias(S.PRICE),
-            F.max_by(S.CATEGORY_ID, known_category).alias(S.CATEGORY_ID),
-        )
-        .select(S.DT, S.ITEM_ID, *COUNT_KINDS, SPEND, S.PRICE, S.CATEGORY_ID)
+        .agg(*_kind_counts(), _spend(), *last)
+        .select(S.DT, S.ITEM_ID, *COUNT_KINDS, SPEND, *attributes)
     )

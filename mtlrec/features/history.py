@@ -140,16 +140,12 @@ def user_features(
     )
 
 
-def item_state(spreaded: DataFrame) -> DataFrame:
-    """Per (item_id, dt): window sums, recency, activity, last known price and category."""
+def item_state(spreaded: DataFrame, *, item_fields: Sequence[str] = ()) -> DataFrame:
+    """Per (item_id, dt): window sums, recency, activity, last known price, category and
+    value of each of `item_fields`."""
     before = F.when(F.col(OFFSET) >= F.lit(1), -F.col(OFFSET))
-    return spreaded.groupBy(S.ITEM_ID, S.DT).agg(
-        *_history_aggs(WINDOWS),
-        F.max_by(F.when(F.col(S.PRICE).isNotNull(), F.col(S.PRICE)), F.when(F.col(S.PRICE).isNotNull(), before)).alias(
-            S.PRICE
-        ),
-        F.max_by(S.CATEGORY_ID, F.when(F.col(S.CATEGORY_ID).isNotNull(), before)).alias(S.CATEGORY_ID),
-    )
+    last = [F.max_by(c, F.when(F.col(c).isNotNull(), before)).alias(c) for c in (S.PRICE, S.CATEGORY_ID, *item_fields)]
+    return spreaded.groupBy(S.ITEM_ID, S.DT).agg(*_history_aggs(WINDOWS), *last)
 
 
 def priors(items: DataFrame) -> DataFrame:
@@ -162,7 +158,9 @@ def priors(items: DataFrame) -> DataFrame:
     )
 
 
-def item_features(state: DataFrame, *, priors: DataFrame, smoothing: float, end: dt.date) -> DataFrame:
+def item_features(
+    state: DataFrame, *, priors: DataFrame, smoothing: float, end: dt.date, item_fields: Sequence[str] = ()
+) -> DataFrame:
     """Per (item_id, dt): windows, rates, recency, price, category and popularity rank.
 
     Popularity ranks every item with history by clicks over 7 days (then impressions,
@@ -183,6 +181,7 @@ def item_features(state: DataFrame, *, priors: DataFrame, smoothing: float, end:
             *_rates_and_recency("item", smoothing),
             S.PRICE,
             S.CATEGORY_ID,
+            *item_fields,
             "item_pop_rank",
             "item_pop_pct",
         )

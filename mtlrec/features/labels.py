@@ -10,6 +10,7 @@ one exposure only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -22,11 +23,14 @@ _STEP = {S.CLICK: 1, S.CART: 2, S.PURCHASE: 3}  # exposure 0: at equal ts, the f
 EXPOSED = "exposed"  # the exposure an action is attributed to
 
 
-def exposures(events: DataFrame, *, from_clicks: bool) -> DataFrame:
-    """Impressions, or, for logs without them (Taobao), every click as its own exposure."""
+def exposures(events: DataFrame, *, from_clicks: bool, extra: Sequence[str] = ()) -> DataFrame:
+    """Impressions, or, for logs without them (Taobao), every click as its own exposure.
+
+    `extra`: more columns of `events` an exposure keeps (its context fields).
+    """
     kind = S.CLICK if from_clicks else S.IMPRESSION
     return events.where(F.col(S.EVENT_TYPE) == F.lit(kind)).select(
-        *EXPOSURE_COLUMNS[:-1], F.lit(False).alias(S.SAMPLED)
+        *EXPOSURE_COLUMNS[:-1], F.lit(False).alias(S.SAMPLED), *extra
     )
 
 
@@ -94,6 +98,7 @@ def labelled(
 
     `competing` are other exposures of the days `events` covers: not labelled here,
     but a click after one of them is its, not an earlier exposure's (last touch).
+    Columns of `exposed` beyond the exposure's keys (its context fields) are kept.
 
     An exposure's click window closes `click_minutes` after it, its cart and purchase
     window `click_minutes + attribution_hours` after it. With `open_windows="exclude"`
@@ -103,7 +108,8 @@ def labelled(
     """
     marks = exposed
     if competing is not None:
-        marks = marks.unionByName(competing.join(exposed.select(S.EVENT_ID), on=S.EVENT_ID, how="left_anti"))
+        others = competing.join(exposed.select(S.EVENT_ID), on=S.EVENT_ID, how="left_anti")
+        marks = marks.unionByName(others, allowMissingColumns=True)
     labels = attributed(marks, events, click_minutes=click_minutes, attribution_hours=attribution_hours)
     horizon = F.lit(dt.datetime.combine(run_date, dt.time(), tzinfo=dt.UTC))
     closes = {
@@ -121,4 +127,4 @@ def labelled(
     ).withColumn(S.LABEL_OPEN, is_open[S.PURCHASE])
     if open_windows == "exclude":
         out = out.where(~F.col(S.LABEL_OPEN))
-    return out.select(*LABELLED_COLUMNS)
+    return out.select(*LABELLED_COLUMNS, *[c for c in exposed.columns if c not in LABELLED_COLUMNS])

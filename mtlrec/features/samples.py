@@ -94,11 +94,12 @@ def joined(
     broadcast_items: bool,
     salt_buckets: int,
     hot_rows: int,
+    context: Sequence[str] = (),
 ) -> DataFrame:
     """Labelled exposures with every raw feature and `split`-free keys.
 
     `users` is `user_side`. The exposure's own price and category are kept: they are
-    what the user saw.
+    what the user saw; so are its `context` columns.
     """
     item_cols = items.select(S.ITEM_ID, S.DT, *[c for c in ITEM_DENSE if c in items.columns])
     with_users = salted_left_join(
@@ -116,6 +117,7 @@ def joined(
     user_extra = [c for c in users.columns if c not in (S.USER_ID, S.DT, *USER_DENSE)]
     return out.select(
         *LABELLED_COLUMNS,
+        *context,
         *user_extra,
         *USER_DENSE,
         *[c for c in ITEM_DENSE if c in item_cols.columns],

@@ -31,7 +31,8 @@ from mtlrec.config import Config
 from mtlrec.features import build, samples
 from mtlrec.features.build import Context
 from mtlrec.features.plan import Plan, label_span_days, plan_days
-from mtlrec.layout import DENSE, FeatureLayout, feature_layout, standardisation
+from mtlrec.layout import TIME_FIELDS, ContextField, FeatureLayout, feature_layout, standardisation
+from mtlrec.mapping import load_mapping
 from mtlrec.run import paths
 from mtlrec.run.metrics import FeaturesMetrics, SplitMetrics
 from mtlrec.run.summary import RunSummary, StageReport
@@ -53,15 +54,49 @@ OUTPUTS = (*FEATURE_TABLES, S.VOCABULARY_TABLE, S.FEATURE_STATS_TABLE, S.SAMPLES
 _NOT_IN_SPEC = ("dates", "rebuild", "salt_buckets", "hot_key_rows", "broadcast_item_rows")
 
 
-def samples_spec(cfg: Config) -> str:
+def samples_spec(cfg: Config, layout: FeatureLayout) -> str:
     """What the samples depend on, as canonical JSON: the features config and the layout."""
     features = {k: v for k, v in cfg.to_dict()["features"].items() if k not in _NOT_IN_SPEC}
     features = {k: v for k, v in features.items() if not k.startswith("leakage_")}
-    layout = feature_layout(cfg.train.tasks)
-    return json.dumps(
-        {"features": features, "sparse": [[f.name, f.source] for f in layout.sparse], "dense": list(DENSE)},
-        sort_keys=True,
+    spec = {"features": features, "sparse": [[f.name, f.source] for f in layout.sparse], "dense": list(layout.dense)}
+    if layout.fields:  # (a spec from before context fields has no such key)
+        spec["fields"] = [[f.name, f.numeric, f.item] for f in layout.fields]
+    return json.dumps(spec, sort_keys=True)
+
+
+def context_fields(cfg: Config, events: DataFrame, events_version: int) -> tuple[ContextField, ...]:
+    """The hour and day of week of every exposure, then the fields the log's mapping declares.
+
+    A declared field `events` lacks (ingested with another mapping) stops the stage.
+    """
+    mapping = load_mapping(cfg.input.mapping)
+    lacking = [f for f in mapping.declared if f not in events.columns]
+    if lacking:
+        raise ValueError(
+            f"{mapping.name} declares {lacking}, which events v{events_version} lacks: "
+            "run ingest again with this mapping (input.mapping)"
+        )
+    declared = tuple(
+        ContextField(f, numeric=f in mapping.numeric, item=f in mapping.item_fields, serving=mapping.serving.get(f))
+        for f in mapping.declared
     )
+    return (*TIME_FIELDS, *declared)
+
+
+def serving_values(fields: tuple[ContextField, ...], vocab: DataFrame) -> tuple[ContextField, ...]:
+    """`fields`, each categorical field of the exposure with no serving value given taking
+    the value the vocabulary counted most often in the train days it was built from."""
+    open_ = [f.name for f in fields if f.serving is None and not f.numeric and not f.item]
+    if not open_:
+        return fields
+    rows = (
+        vocab.where(F.col(S.FEATURE).isin(*open_))
+        .groupBy(S.FEATURE)
+        .agg(F.max_by(S.ID, F.struct(F.col(S.COUNT), -F.col(S.INDEX))).alias(S.ID))
+        .collect()
+    )
+    modes = {r[S.FEATURE]: r[S.ID] for r in rows}
+    return tuple(dataclasses.replace(f, serving=modes.get(f.name)) if f.name in open_ else f for f in fields)
 
 
 def _without_splits(spec: str | None) -> str | None:
@@ -113,7 +148,7 @@ def _build_samples(
     else:
         out[S.VOCABULARY_TABLE] = tables.version(spark, path(S.VOCABULARY_TABLE))
     from_clicks = build.exposures_from_clicks(events, ctx.cfg.features.exposures)
-    raw = build.raw_samples(ctx, events, plan, layout=layout, from_clicks=from_clicks).persist()
+    raw = build.raw_samples(ctx, events, plan, from_clicks=from_clicks).persist()
     if plan.full_samples:
         stats = build.train_stats(raw, layout=layout).withColumn(S.SPEC, F.lit(spec))
         out[S.FEATURE_STATS_TABLE] = tables.overwrite(stats, path(S.FEATURE_STATS_TABLE))
@@ -162,8 +197,9 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     cfg = dataclasses.replace(cfg, features=fc)
     log.info("features: splits train ..%s, valid %s..%s, test %s..%s", valid_start - ONE_DAY, valid_start,
              test_start - ONE_DAY, test_start, days[-1])  # fmt: skip
-    ctx = Context(spark=spark, cfg=cfg, path=path, end=days[-1] + ONE_DAY)
-    spec = samples_spec(cfg)
+    layout = feature_layout(cfg.train.tasks, context_fields(cfg, events, events_version))
+    ctx = Context(spark=spark, cfg=cfg, path=path, end=days[-1] + ONE_DAY, layout=layout)
+    spec = samples_spec(cfg, layout)
     before = last_build(cfg.paths.root)
     same_spec = before is not None and before.spec == spec
     # moved split dates re-split every sample; the daily aggregates and features stay
@@ -180,8 +216,7 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         valid_start=valid_start,
         samples_ready=same_spec,
     )
-    log.info("features: events v%d, building %s", events_version, plan)
-    layout = feature_layout(cfg.train.tasks)
+    log.info("features: events v%d, context %s, building %s", events_version, [f.name for f in layout.fields], plan)
     versions: dict[str, int] = {}
     if not plan.empty:
         kept = frozenset() if full or before is None else before.days - set(plan.daily)
@@ -213,5 +248,6 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
             splits={"valid_start": valid_start.isoformat(), "test_start": test_start.isoformat()},
             vocabulary=_vocabulary_metrics(vocab),
             leakage_auc=leakage,
+            context=[f.to_dict() for f in serving_values(layout.fields, vocab)],
         ),
     )

@@ -25,6 +25,7 @@ import pyarrow.json as pj
 
 MALFORMED = "malformed"  # not one JSON object
 BAD_TYPE = "bad_type"  # a JSON object with a field of the wrong type
+_COLUMN = re.compile(r"Column\(/([^)]*)\)")
 _UNDECIDED = "undecided"  # Python could not judge the line: pyarrow does
 _ROW = re.compile(r"in row (\d+)")
 _MAX_SEGMENT_ERRORS = 16  # more bad lines than this in a batch: read the rest line by line
@@ -45,11 +46,17 @@ def _read(data: pa.Buffer, schema: pa.Schema) -> pa.Table:
     )
 
 
-def _verdict(err: Exception) -> str:
+def bad_field(name: str) -> str:
+    """The verdict of a line whose declared field `name` has the wrong type."""
+    return f"{BAD_TYPE}:{name}"
+
+
+def _verdict(err: Exception, named: frozenset[str]) -> str:
     text = str(err)
-    if ("changed from" in text and "Column()" not in text) or "Number too big" in text:
-        return BAD_TYPE
-    return MALFORMED
+    if "changed from" in text and "Column()" not in text:
+        column = _COLUMN.search(text)
+        return bad_field(column.group(1)) if column and column.group(1) in named else BAD_TYPE
+    return BAD_TYPE if "Number too big" in text else MALFORMED
 
 
 def _number(text: str) -> float | object:
@@ -69,7 +76,7 @@ def _fits(value: object, number: bool) -> bool:
 class _Batch:
     """The non-null lines of one batch, joined by newlines, read segment by segment."""
 
-    def __init__(self, texts: pa.Array, schema: pa.Schema):
+    def __init__(self, texts: pa.Array, schema: pa.Schema, named: frozenset[str]):
         joined = pc.binary_join_element_wise(texts, "", "\n")  # every line + "\n"
         offset_type = np.int64 if pa.types.is_large_string(joined.type) else np.int32
         offsets = np.frombuffer(joined.buffers()[1], dtype=offset_type)
@@ -77,6 +84,7 @@ class _Batch:
         self.data = joined.buffers()[2]
         self.texts = texts
         self.schema = schema
+        self.named = named  # fields whose wrong type the verdict names
         self.numbers = {f.name: pa.types.is_floating(f.type) for f in schema}  # field -> holds a number
         self.pieces: list[tuple[np.ndarray, pa.Table]] = []  # (line numbers, their rows)
         self.errors: dict[int, str] = {}
@@ -96,7 +104,11 @@ class _Batch:
         try:
             table = self.segment(i, i + 1)
         except Exception as err:  # ArrowInvalid, or a UnicodeDecodeError of its message
-            self.errors[i] = _verdict(err)
+            verdict = _verdict(err, self.named)
+            if verdict == BAD_TYPE and self.named:  # pyarrow did not say which field: Python may
+                named = self.judge(i)
+                verdict = named if named and named.startswith(BAD_TYPE) else BAD_TYPE
+            self.errors[i] = verdict
             return
         if not self.keep(np.array([i]), table):  # two objects on one line
             self.errors[i] = MALFORMED
@@ -132,7 +144,7 @@ class _Batch:
         for name, number in self.numbers.items():
             value = obj.get(name)
             if value is not None and not _fits(value, number):
-                return BAD_TYPE
+                return bad_field(name) if name in self.named else BAD_TYPE
         return None
 
     def one_by_one(self, start: int, stop: int) -> None:
@@ -150,7 +162,7 @@ class _Batch:
             return
         lines = np.array(good, dtype=np.int64)
         try:
-            table = _Batch(self.texts.take(pa.array(lines)), self.schema).segment(0, len(lines))
+            table = _Batch(self.texts.take(pa.array(lines)), self.schema, self.named).segment(0, len(lines))
         except Exception:
             table = None
         if not self.keep(lines, table):  # pyarrow and Python disagree: let pyarrow judge
@@ -180,12 +192,13 @@ class _Batch:
             return
 
 
-def parse_lines(lines: pa.Array, schema: pa.Schema) -> tuple[pa.Table, pa.Array]:
+def parse_lines(lines: pa.Array, schema: pa.Schema, named: Sequence[str] = ()) -> tuple[pa.Table, pa.Array]:
     """Parse every non-null line as one JSON object with the fields of `schema`.
 
     Returns one row per line (all null for a null or bad line; fields the object lacks
     are null, fields `schema` lacks are ignored) and, per line, null or why it is bad:
-    `MALFORMED` or `BAD_TYPE`.
+    `MALFORMED`, `BAD_TYPE`, or `bad_field(name)` when the field of the wrong type is
+    one of `named`.
     """
     trimmed = pc.ascii_trim_whitespace(lines)
     # a line not shaped like an object is judged without parsing (a file of another
@@ -194,7 +207,7 @@ def parse_lines(lines: pa.Array, schema: pa.Schema) -> tuple[pa.Table, pa.Array]
     errors = np.full(len(lines), None, dtype=object)
     errors[np.asarray(lines.is_valid()) & ~np.asarray(shaped)] = MALFORMED
     present = np.flatnonzero(np.asarray(shaped))
-    batch = _Batch(lines.take(pa.array(present, type=pa.int64())), schema)
+    batch = _Batch(lines.take(pa.array(present, type=pa.int64())), schema, frozenset(named))
     batch.read_all()
     for i, verdict in batch.errors.items():
         errors[present[i]] = verdict

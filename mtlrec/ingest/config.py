@@ -16,7 +16,7 @@ class InputConfig:
 
     path: str = ""  # empty: <root>/raw, where `generate` writes; any Hadoop URI
     format: str = "json"  # json (lines), csv or parquet; .gz/.bz2 files are decompressed
-    mapping: str = "mtlrec"  # a shipped mapping (mtlrec/ingest/mappings/), conf/mappings/<name>.yaml, or a path
+    mapping: str = "mtlrec"  # a shipped mapping (mtlrec/mappings/), conf/mappings/<name>.yaml, or a path
     header: bool = False  # csv: the first line of every file names the columns
     separator: str = ","  # csv
 

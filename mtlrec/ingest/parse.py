@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec.ingest import arrow_json
-from mtlrec.ingest.mapping import Mapping
+from mtlrec.mapping import Mapping
 
 VALUE = "value"  # the column of spark.read.text
 SRC = "src"
@@ -25,7 +25,8 @@ _ERROR = "parse_error"
 
 EMPTY_LINE = "empty_line"
 BAD_ENCODING = "bad_encoding"
-BAD_TYPE = "bad_type"
+BAD_TYPE = arrow_json.BAD_TYPE
+bad_field = arrow_json.bad_field  # the reason of a declared field of the wrong type
 
 
 def malformed(fmt: str) -> str:
@@ -66,7 +67,7 @@ def _ddl_type(field: pa.Field) -> str:
     return "DOUBLE" if pa.types.is_floating(field.type) else "STRING"
 
 
-def _json_parser(schema: pa.Schema) -> Callable[[Column], Column]:
+def _json_parser(schema: pa.Schema, named: tuple[str, ...]) -> Callable[[Column], Column]:
     """An Arrow UDF: lines -> struct of the fields and `parse_error`.
 
     A scalar UDF, not mapInArrow: only the lines cross to Python and only the parsed
@@ -76,7 +77,7 @@ def _json_parser(schema: pa.Schema) -> Callable[[Column], Column]:
     returns = ", ".join([*(f"{quoted(f.name)} {_ddl_type(f)}" for f in schema), f"{quoted(_ERROR)} STRING"])
 
     def parse_json(text: pa.Array) -> pa.Array:
-        rows, errors = arrow_json.parse_lines(text, schema)
+        rows, errors = arrow_json.parse_lines(text, schema, named)
         return pa.StructArray.from_arrays([*(c.combine_chunks() for c in rows.columns), errors], names=names)
 
     # a scalar UDF by its type hints; pyspark's stubs only type the deprecated functionType form
@@ -85,13 +86,18 @@ def _json_parser(schema: pa.Schema) -> Callable[[Column], Column]:
 
 
 def parse_json_lines(lines: DataFrame, *, mapping: Mapping) -> DataFrame:
-    """JSON lines, parsed by pyarrow on the executors (`arrow_json`)."""
-    schema = arrow_json.arrow_schema(mapping.fields, mapping.numbers)
+    """JSON lines, parsed by pyarrow on the executors (`arrow_json`).
+
+    A declared numeric field must hold a JSON number; a declared categorical one a
+    string (or a number, when the mapping lists it in `numbers`). A value of another
+    type quarantines the line as `bad_type:<field>`.
+    """
+    schema = arrow_json.arrow_schema(mapping.fields, (*mapping.numbers, *mapping.numeric))
     checked = check_lines(lines)
-    parsed = checked.select("*", _json_parser(schema)(F.col(TEXT)).alias("json"))
+    parsed = checked.select("*", _json_parser(schema, mapping.declared)(F.col(TEXT)).alias("json"))
     verdict = F.col("json").getField(_ERROR)
     error = F.when(verdict == F.lit(arrow_json.MALFORMED), F.lit(malformed("json"))).when(
-        verdict == F.lit(arrow_json.BAD_TYPE), F.lit(BAD_TYPE)
+        verdict.startswith(F.lit(BAD_TYPE)), verdict
     )
     src = F.struct(*[F.col("json").getField(f).alias(f) for f in schema.names])
     return parsed.select(

@@ -30,6 +30,7 @@ class DayCounts:
     clean: int = 0
     late: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+    missing: dict[str, int] = field(default_factory=dict)  # declared field -> clean events without it
 
 
 def per_day(tally: Iterable[Mapping[str, Any]], dates: Sequence[dt.date]) -> dict[dt.date, DayCounts]:
@@ -127,6 +128,7 @@ def dq_rows(days: Mapping[dt.date, DayCounts], *, reasons: Sequence[str], run_id
             c.late,
             {r: int(c.quarantined.get(r, 0)) for r in reasons},
             run_id,
+            dict(c.missing),
         )
         for day, c in sorted(days.items())
     ]
@@ -135,8 +137,10 @@ def dq_rows(days: Mapping[dt.date, DayCounts], *, reasons: Sequence[str], run_id
 def totals(days: Mapping[dt.date, DayCounts]) -> dict[str, Any]:
     """The run's counts over all its dates, for the run summary."""
     quarantined: Counter[str] = Counter()
+    missing: Counter[str] = Counter()
     for c in days.values():
         quarantined.update(c.quarantined)
+        missing.update(c.missing)
     return {
         "dates": [d.isoformat() for d in sorted(days)],
         S.READ: sum(c.read for c in days.values()),
@@ -144,6 +148,7 @@ def totals(days: Mapping[dt.date, DayCounts]) -> dict[str, Any]:
         S.DUPLICATES: sum(c.duplicates for c in days.values()),
         S.LATE: sum(c.late for c in days.values()),
         S.QUARANTINED: dict(sorted(quarantined.items())),
+        "missing": {f: missing[f] for f in sorted(missing)},
     }
 
 

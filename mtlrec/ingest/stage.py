@@ -23,8 +23,8 @@ from mtlrec import tables
 from mtlrec.config import Config
 from mtlrec.ingest import parse, quality, sources
 from mtlrec.ingest import transforms as T
-from mtlrec.ingest.mapping import Mapping, load_mapping
 from mtlrec.ingest.sources import IngestError
+from mtlrec.mapping import Mapping, load_mapping
 from mtlrec.run import paths
 from mtlrec.run.metrics import IngestMetrics
 from mtlrec.run.summary import RunSummary, StageReport
@@ -80,7 +80,7 @@ def validated_records(spark: SparkSession, cfg: Config, mapping: Mapping, path: 
 
 
 def marked_records(
-    spark: SparkSession, cfg: Config, validated: DataFrame, dates: list[dt.date]
+    spark: SparkSession, cfg: Config, mapping: Mapping, validated: DataFrame, dates: list[dt.date]
 ) -> tuple[DataFrame, list[DataFrame]]:
     """The validated records with bots flagged and duplicates marked, and what it keeps.
 
@@ -94,7 +94,7 @@ def marked_records(
     existing = existing_ids(spark, paths.table(cfg.paths.root, S.EVENTS_TABLE), dates, ic.dedup_lookback_days)
     contested = kept(T.contested_ids(validated, existing=existing), "ids seen twice or stored")
     flagged = T.drop_valid_raw(T.flag_bots(validated, bots=bots))
-    return T.mark_duplicates(flagged, contested=contested), [bots, contested]
+    return T.mark_duplicates(flagged, contested=contested, declared=mapping.declared), [bots, contested]
 
 
 def kept(df: DataFrame, what: str) -> DataFrame:
@@ -122,6 +122,7 @@ class Written:
     clean: dict[dt.date, int]
     late: dict[dt.date, int]
     quarantined: dict[dt.date, int]
+    missing: dict[dt.date, dict[str, int]]  # declared field -> clean events without a value
 
 
 def observed_write(
@@ -133,16 +134,17 @@ def observed_write(
     return version, {name: int(n) for name, n in seen.get.items()}
 
 
-def write_tables(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> Written:
+def write_tables(marked: DataFrame, cfg: Config, mapping: Mapping, dates: list[dt.date]) -> Written:
     """Store the clean events and the quarantined records of the run dates."""
-    spark, root = marked.sparkSession, cfg.paths.root
+    spark, root, declared = marked.sparkSession, cfg.paths.root, mapping.declared
     events_path = paths.table(root, S.EVENTS_TABLE)
     held_path = paths.table(root, S.QUARANTINE_TABLE)
     events_version, stored = observed_write(
-        T.clean_events(marked),
-        T.day_counts(dates, run_date=S.SOURCE_DT, late=True),
+        T.clean_events(marked, declared),
+        T.day_counts(dates, run_date=S.SOURCE_DT, late=True, missing=declared),
+        # a mapping that declares a new field adds its column (earlier rows: null)
         lambda df: tables.replace_rows(
-            df, events_path, column=S.SOURCE_DT, values=dates, dates=event_dates(cfg, dates)
+            df, events_path, column=S.SOURCE_DT, values=dates, dates=event_dates(cfg, dates), merge_schema=True
         ),
     )
     held_version, held = observed_write(
@@ -155,6 +157,7 @@ def write_tables(marked: DataFrame, cfg: Config, dates: list[dt.date]) -> Writte
         clean={day: stored[day.isoformat()] for day in dates},
         late={day: stored[T.late_name(day)] for day in dates},
         quarantined={day: held[day.isoformat()] for day in dates},
+        missing={day: {f: stored[T.missing_name(f, day)] for f in declared} for day in dates},
     )
     errors = [
         *quality.commit_errors(
@@ -186,13 +189,13 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
         validated = validated_records(spark, cfg, mapping, path, dates).persist(StorageLevel.MEMORY_AND_DISK)
         cached = [validated]
         try:
-            marked, helpers = marked_records(spark, cfg, validated, dates)
+            marked, helpers = marked_records(spark, cfg, mapping, validated, dates)
             cached += helpers
             tally = [row.asDict() for row in T.tally(marked).collect()]
             quality.check(quality.unreadable_files(tally, fmt), "wrong input")
             shares = quality.share_errors(quality.per_day(tally, dates), max_share=cfg.ingest.max_quarantine_share)
             quality.check(shares, "too many records quarantined (ingest.max_quarantine_share)")
-            written = write_tables(marked, cfg, dates)
+            written = write_tables(marked, cfg, mapping, dates)
         finally:
             for df in cached:
                 df.unpersist()
@@ -200,12 +203,14 @@ def run(cfg: Config, summary: RunSummary) -> StageReport:
     errors = quality.balance_errors(days, clean=written.clean, quarantined=written.quarantined)
     quality.check(errors, "ingest lost records")
     for day, counts in days.items():
-        counts.clean, counts.late = written.clean[day], written.late[day]
-    rows = quality.dq_rows(days, reasons=T.reasons(fmt), run_id=summary.run_id)
+        counts.clean, counts.late, counts.missing = written.clean[day], written.late[day], written.missing[day]
+    rows = quality.dq_rows(days, reasons=T.reasons(fmt, mapping.declared), run_id=summary.run_id)
     dq_path = paths.table(cfg.paths.root, S.DQ_METRICS_TABLE)
     versions = {
         **written.versions,
-        S.DQ_METRICS_TABLE: tables.replace_dates(spark.createDataFrame(rows, S.DQ_METRICS_SCHEMA), dq_path, dates),
+        S.DQ_METRICS_TABLE: tables.replace_dates(
+            spark.createDataFrame(rows, S.DQ_METRICS_SCHEMA), dq_path, dates, merge_schema=True
+        ),
     }
     totals = quality.totals(days)
     log.info("ingest: %s", totals)

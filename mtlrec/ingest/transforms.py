@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+from collections.abc import Sequence
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
-from mtlrec.ingest.mapping import Mapping
-from mtlrec.ingest.parse import BAD_ENCODING, BAD_TYPE, EMPTY_LINE, SRC, malformed
+from mtlrec.ingest.parse import BAD_ENCODING, BAD_TYPE, EMPTY_LINE, SRC, bad_field, malformed
+from mtlrec.mapping import Mapping
 
 DUPLICATE = "duplicate"  # column: a valid record whose key an earlier record already has
 RECORDS = "records"  # column of `tally`
@@ -40,13 +41,15 @@ WHITESPACE = (
 _CONTROL = r"\p{Cc}"  # a Java regexp: C0, DEL and C1 control characters
 
 
-def reasons(fmt: str) -> tuple[str, ...]:
-    """Every quarantine reason for input format `fmt`, in the order rules are checked."""
+def reasons(fmt: str, declared: Sequence[str] = ()) -> tuple[str, ...]:
+    """Every quarantine reason for input format `fmt` and the mapping's `declared`
+    fields, in the order rules are checked."""
     return (
         EMPTY_LINE,
         BAD_ENCODING,
         malformed(fmt),
         BAD_TYPE,
+        *[bad_field(f) for f in declared],
         MISSING_EVENT_ID,
         MISSING_USER_ID,
         MISSING_ITEM_ID,
@@ -75,6 +78,23 @@ def _timestamp(value: Column, unit: str) -> Column:
     return F.when(F.abs(seconds) < F.lit(3.2e10), F.timestamp_micros((seconds * F.lit(1e6)).cast("long")))
 
 
+def _category(value: Column, *, number: bool) -> Column:
+    """A declared categorical value as a string; a JSON number (`number`) without its
+    ".0" when whole; empty is null."""
+    if number:
+        value = F.when(value == F.floor(value), value.cast("long").cast("string")).otherwise(value.cast("string"))
+    text = _trimmed(value.cast("string"))
+    return F.when(text != F.lit(""), text)
+
+
+def declared_columns(mapping: Mapping) -> list[Column]:
+    """The mapping's declared fields as columns of `events`: categories as strings,
+    numbers as doubles (null where the value does not convert: `validate` names it)."""
+    src = F.col(SRC)
+    categories = [_category(src.getField(f), number=f in mapping.numbers).alias(f) for f in mapping.categorical]
+    return [*categories, *[src.getField(f).try_cast("double").alias(f) for f in mapping.numeric]]
+
+
 def _event_type(value: Column, mapping: Mapping) -> Column:
     """The canonical type of a source value; null when the mapping does not map it."""
     (first, to), *rest = mapping.event_types.items()
@@ -88,8 +108,8 @@ def canonical(parsed: DataFrame, *, mapping: Mapping) -> DataFrame:
     """The log's fields as canonical columns (typed; null where they do not convert).
 
     Input: parsed records (`src`, `raw`, `source_file`, `dt` = run date, `reason`).
-    Output adds the canonical columns, `source_dt` (the run date) and `dt` (the event's
-    own date); `src` stays for the rules.
+    Output adds the canonical columns, `source_dt` (the run date), `dt` (the event's
+    own date) and the declared fields; `src` stays for the rules.
     """
     ids = {c: _trimmed(_source(mapping, c).cast("string")) for c in (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.CATEGORY_ID)}
     if mapping.derived_id:
@@ -106,6 +126,7 @@ def canonical(parsed: DataFrame, *, mapping: Mapping) -> DataFrame:
         _source(mapping, S.PRICE).try_cast("double").alias(S.PRICE),
         F.to_date(ts).alias(S.DT),
         F.col(S.DT).alias(S.SOURCE_DT),
+        *declared_columns(mapping),
         SRC,
         S.RAW,
         S.SOURCE_FILE,
@@ -151,6 +172,7 @@ def validate(
     rules: list[tuple[Column, str]] = [
         (reduce(operator.and_, fields), malformed(fmt)),
         (_source(mapping, S.PRICE).isNotNull() & price.isNull(), BAD_TYPE),
+        *[(_not_a_number(f), bad_field(f)) for f in mapping.numeric],
         (F.lit(not mapping.derived_id) & _missing(S.EVENT_ID), MISSING_EVENT_ID),
         (_missing(S.USER_ID), MISSING_USER_ID),
         (_missing(S.ITEM_ID), MISSING_ITEM_ID),
@@ -167,6 +189,13 @@ def validate(
     for broken, name in rules:
         reason = reason.when(broken, F.lit(name))
     return events.select(*[c for c in events.columns if c not in (SRC, S.REASON)], reason.alias(S.REASON))
+
+
+def _not_a_number(field: str) -> Column:
+    """A declared numeric field given, but not a finite number."""
+    value = F.col(field)
+    given = F.col(SRC).getField(field).isNotNull()
+    return given & (value.isNull() | F.isnan(value) | (F.abs(value) == F.lit(float("inf"))))
 
 
 def bot_users(events: DataFrame, *, max_per_minute: int) -> DataFrame:
@@ -215,7 +244,7 @@ def contested_ids(events: DataFrame, *, existing: DataFrame) -> DataFrame:
     )
 
 
-def mark_duplicates(events: DataFrame, *, contested: DataFrame) -> DataFrame:
+def mark_duplicates(events: DataFrame, *, contested: DataFrame, declared: Sequence[str] = ()) -> DataFrame:
     """Mark (`duplicate`) each valid record whose `event_id` an earlier one already has.
 
     `contested` (from `contested_ids`): the ids seen twice, and whether a stored copy
@@ -226,7 +255,11 @@ def mark_duplicates(events: DataFrame, *, contested: DataFrame) -> DataFrame:
     """
     flagged = events.join(contested, on=S.EVENT_ID, how="left")
     disputed = F.col(S.REASON).isNull() & F.col("_prior").isNotNull()
-    payload = [S.TS, S.SOURCE_DT, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.CATEGORY_ID, S.PRICE, S.SOURCE_FILE, S.RAW]
+    payload = [
+        *(S.TS, S.SOURCE_DT, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.CATEGORY_ID, S.PRICE),
+        *declared,
+        *(S.SOURCE_FILE, S.RAW),
+    ]
     first = (
         Window.partitionBy(S.EVENT_ID)
         .orderBy(*[F.col(c).asc_nulls_last() for c in payload])
@@ -237,10 +270,11 @@ def mark_duplicates(events: DataFrame, *, contested: DataFrame) -> DataFrame:
     return ranked.unionByName(plain).select(*events.columns, DUPLICATE)
 
 
-def clean_events(marked: DataFrame) -> DataFrame:
-    """The events to store: valid and not duplicates, in the stored events schema."""
+def clean_events(marked: DataFrame, declared: Sequence[str] = ()) -> DataFrame:
+    """The events to store: valid and not duplicates, in the stored events schema plus
+    the mapping's `declared` fields."""
     keep = F.col(S.REASON).isNull() & ~F.col(DUPLICATE)
-    return marked.where(keep).select(*S.STORED_EVENTS_SCHEMA.fieldNames())
+    return marked.where(keep).select(*S.STORED_EVENTS_SCHEMA.fieldNames(), *declared)
 
 
 def quarantine(marked: DataFrame) -> DataFrame:
@@ -262,12 +296,13 @@ def tally(marked: DataFrame) -> DataFrame:
     )
 
 
-def day_counts(dates: list[dt.date], *, run_date: str, late: bool = False) -> list[Column]:
+def day_counts(dates: list[dt.date], *, run_date: str, late: bool = False, missing: Sequence[str] = ()) -> list[Column]:
     """Aggregates for `DataFrame.observe`: rows per run date, named by the date.
 
     `run_date` is the column holding it. With `late`, also the rows of each run date
-    whose own `dt` is earlier (named by `late_name`). Observed on a table's write, they
-    count what was written without reading the table back.
+    whose own `dt` is earlier (named by `late_name`); for each field of `missing`, the
+    rows of each run date without a value (`missing_name`). Observed on a table's
+    write, they count what was written without reading the table back.
     """
     counts = []
     for day in dates:
@@ -275,11 +310,16 @@ def day_counts(dates: list[dt.date], *, run_date: str, late: bool = False) -> li
         counts.append(F.count_if(of_day).alias(day.isoformat()))
         if late:
             counts.append(F.count_if(of_day & (F.col(S.DT) < F.col(run_date))).alias(late_name(day)))
+        counts += [F.count_if(of_day & F.col(f).isNull()).alias(missing_name(f, day)) for f in missing]
     return counts
 
 
 def late_name(day: dt.date) -> str:
     return f"{S.LATE}_{day.isoformat()}"
+
+
+def missing_name(field: str, day: dt.date) -> str:
+    return f"missing:{field}:{day.isoformat()}"
 
 
 def existing_ids(events: DataFrame, *, dates: list[dt.date], lookback_days: int) -> DataFrame:

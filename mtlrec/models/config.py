@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mtlrec.checks import at_least
+from mtlrec.layout import ContextField
 from mtlrec.schema import CATEGORY_ID, ITEM_ID, USER_ID
 
 # the id column -> the setting of its embedding table's rows
@@ -34,10 +35,20 @@ class ModelConfig:
     item_buckets: int = 0
     category_buckets: int = 0
     embedding_headroom: float = 0.1
+    # resolved by train from what `features` built, not set by hand: the context fields
+    # the model reads (`layout.ContextField`) and the rows of each categorical one's table
+    context: tuple[ContextField, ...] = ()
+    context_buckets: dict[str, int] = field(default_factory=dict)
 
     def buckets(self, source: str) -> int:
-        """Embedding rows of the id column `source` (user_id, item_id, category_id)."""
-        return getattr(self, BUCKETS[source])
+        """Embedding rows of the id column `source` (user_id, item_id, category_id, or a
+        categorical context field); 0: not resolved yet."""
+        key = BUCKETS.get(source)
+        return getattr(self, key) if key else self.context_buckets.get(source, 0)
+
+    def setting(self, source: str) -> str:
+        """The setting that holds the rows of `source`'s table, for messages."""
+        return f"model.{BUCKETS[source]}" if source in BUCKETS else f"model.context_buckets.{source}"
 
     def checks(self) -> list[tuple[bool, str]]:
         from mtlrec.models.registry import MODELS  # the registry imports the models, which import this

@@ -15,7 +15,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.config import BUCKETS, ModelConfig
+from mtlrec.models.config import ModelConfig
 
 # odd 63-bit multiplier (Knuth's golden-ratio constant): spreads consecutive overflow
 # indexes over the overflow rows
@@ -66,10 +66,10 @@ class FeatureEmbedding(nn.Module):
 
     def __init__(self, layout: FeatureLayout, cfg: ModelConfig) -> None:
         super().__init__()
-        unsized = [BUCKETS[f.source] for f in layout.sparse if cfg.buckets(f.source) <= 0]
+        unsized = [cfg.setting(f.source) for f in layout.sparse if cfg.buckets(f.source) <= 0]
         if unsized:
             raise ValueError(
-                f"model.{', model.'.join(unsized)} = 0: the table's rows come from the vocabulary "
+                f"{', '.join(unsized)} = 0: the table's rows come from the vocabulary "
                 "(mtlrec.models.sizing.size_tables, which train runs) and were never resolved"
             )
         self.tables = nn.ModuleList(

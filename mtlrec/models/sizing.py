@@ -31,7 +31,7 @@ class Sizing:
 
     def warnings(self) -> list[str]:
         return [
-            f"model.{BUCKETS[source]} = {self.model.buckets(source):,} rows for {self.vocabulary[source]:,} "
+            f"{self.model.setting(source)} = {self.model.buckets(source):,} rows for {self.vocabulary[source]:,} "
             f"{source} indexes: {n:,} of them share the {self.model.embedding_overflow_rows} hashed overflow rows"
             for source, n in self.beyond.items()
             if n > 0
@@ -44,25 +44,28 @@ def size_tables(
     """`model` with each id table's rows resolved from `vocabulary` (the features stage's
     `id column -> {"size", "last_index"}`); `at_least`: a warm start's model, whose
     tables the new ones must hold."""
-    rows: dict[str, Any] = {}
+    rows: dict[str, int] = {}  # id column -> rows
     known, beyond = {}, {}
-    for source, key in BUCKETS.items():
+    categorical = [f.name for f in model.context if not f.numeric]
+    for source in (*BUCKETS, *categorical):
         cap = model.buckets(source)
         if source in vocabulary:
             known[source] = int(vocabulary[source]["last_index"]) + 1
             wanted = known[source] + math.ceil(round(known[source] * model.embedding_headroom, 6))
-            rows[key] = min(wanted, cap) if cap > 0 else wanted
+            rows[source] = min(wanted, cap) if cap > 0 else wanted
         elif cap > 0:
-            rows[key] = cap
+            rows[source] = cap
         else:
             raise ValueError(
-                f"model.{key} is 0 (rows from the vocabulary), but the run's features record no vocabulary "
-                f"of {source}: run features first, or set model.{key}"
+                f"{model.setting(source)} is 0 (rows from the vocabulary), but the run's features record no "
+                f"vocabulary of {source}: run features first, or set {model.setting(source)}"
             )
         if at_least is not None:
-            rows[key] = max(rows[key], at_least.buckets(source))
-        beyond[source] = max(0, known.get(source, 0) - rows[key])
-    return Sizing(model=dataclasses.replace(model, **rows), vocabulary=known, beyond=beyond)
+            rows[source] = max(rows[source], at_least.buckets(source))
+        beyond[source] = max(0, known.get(source, 0) - rows[source])
+    tables: dict[str, Any] = {key: rows[source] for source, key in BUCKETS.items()}
+    resolved = dataclasses.replace(model, **tables, context_buckets={s: rows[s] for s in categorical})
+    return Sizing(model=resolved, vocabulary=known, beyond=beyond)
 
 
 def grow_rows(old: torch.Tensor, new: torch.Tensor, overflow: int) -> torch.Tensor:

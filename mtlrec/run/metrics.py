@@ -42,6 +42,7 @@ class IngestMetrics:
     duplicates: int
     late: int
     quarantined: dict[str, int]  # reason -> records
+    missing: dict[str, int] = field(default_factory=dict)  # declared field -> clean events without it
 
     def to_dict(self) -> dict[str, Any]:
         return {"ingest": dataclasses.asdict(self)}
@@ -78,6 +79,8 @@ class FeaturesMetrics:
     splits: dict[str, str] = field(default_factory=dict)  # valid_start, test_start (ISO dates) of these samples
     vocabulary: dict[str, dict[str, int]] = field(default_factory=dict)  # id feature -> size, last_index
     leakage_auc: dict[str, Any] = field(default_factory=dict)
+    # the samples' context fields (`layout.ContextField.to_dict()`), serving values resolved
+    context: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         info = dataclasses.asdict(self)

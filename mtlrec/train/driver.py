@@ -22,11 +22,10 @@ from ray.train.torch import TorchTrainer
 from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config
-from mtlrec.layout import feature_layout
 from mtlrec.models.batch import WEIGHT
 from mtlrec.run import paths
 from mtlrec.train.checkpoint import check_location, model_state_dict
-from mtlrec.train.objective import build_objective
+from mtlrec.train.objective import build_objective, model_layout
 from mtlrec.train.progress import is_better
 from mtlrec.train.validation import metric_names
 from mtlrec.train.worker import CHECKPOINT_METRICS, TRAIN, VALID, train_worker
@@ -97,7 +96,7 @@ def run_training(
     # blocks reach the workers in the files' order, not in whichever read task ends
     # first: with the seeded file order, runs of the same config see the same batches
     context.execution_options.preserve_order = True
-    layout = feature_layout(tc.tasks)
+    layout = model_layout(cfg)
     in_table = {f.name for f in deltalake.DeltaTable(samples_path, version=samples_version).schema().fields}
     weighted = tc.reweight_negatives and WEIGHT in in_table
     columns = [*layout.columns, *tc.tasks, *([WEIGHT] if weighted else [])]

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mtlrec.config import Config
-from mtlrec.layout import feature_layout
+from mtlrec.layout import FeatureLayout, feature_layout
 from mtlrec.models import Batch, build_model
 from mtlrec.train.config import TrainConfig
 from mtlrec.train.loss import MultiTaskLoss, build_loss
@@ -55,9 +55,15 @@ class Objective(nn.Module):
         return StepOutput(logits=logits, loss=total, per_task=per_task)
 
 
+def model_layout(cfg: Config) -> FeatureLayout:
+    """The inputs of the model `cfg` trains: its tasks, and the context fields `resolved`
+    took from the run's features (`model.context`)."""
+    return feature_layout(cfg.train.tasks, cfg.model.context)
+
+
 def build_objective(cfg: Config) -> Objective:
     """The model and loss `cfg` describes, in one process (no parallelism yet)."""
-    layout = feature_layout(cfg.train.tasks)
+    layout = model_layout(cfg)
     return Objective(build_model(cfg.model, layout), build_loss(cfg.train), cfg.train.embedding_l2)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config
-from mtlrec.layout import feature_layout
+from mtlrec.layout import ContextField
 from mtlrec.models.artifact import model_config as load_model_config
 from mtlrec.models.calibration import keep_rate
 from mtlrec.models.config import BUCKETS
@@ -28,6 +28,7 @@ from mtlrec.run.metrics import FeaturesMetrics, TrainMetrics
 from mtlrec.run.summary import BASELINE, MODEL, RunSummary, StageReport, TableRef, new_run_id
 from mtlrec.tracking import RUN_KEY, log_training
 from mtlrec.train.driver import TrainingResult, trained_model_state
+from mtlrec.train.objective import model_layout
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def artifact_metadata(
     return ArtifactMetadata(
         run_id=summary.run_id,
         model=cfg.to_dict()["model"],
-        layout=feature_layout(tc.tasks).to_dict(),
+        layout=model_layout(cfg).to_dict(),
         keep_rate=keep_rate(reweight_negatives=tc.reweight_negatives, negative_keep_rate=fc.negative_keep_rate),
         tables=lineage(summary),
         history=result.history,
@@ -145,6 +146,9 @@ def resolved(cfg: Config, summary: RunSummary, init_model: str | None = None) ->
         starts = {k: dt.date.fromisoformat(features.splits[k]) for k in ("valid_start", "test_start")}
         fc = dataclasses.replace(cfg.features, valid_start=starts["valid_start"], test_start=starts["test_start"])
         cfg = dataclasses.replace(cfg, features=fc)
+    if features and features.context:  # the context fields the samples hold
+        context = tuple(ContextField(**f) for f in features.context)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context=context))
     floor = load_model_config(read_metadata(init_model).model, init_model) if init_model else None
     sizing = size_tables(cfg.model, features.vocabulary if features else {}, at_least=floor)
     for warning in sizing.warnings():

@@ -26,14 +26,14 @@ import torch
 
 from mtlrec import schema as S
 from mtlrec.config import config_from_dict
-from mtlrec.layout import FeatureLayout, feature_layout
+from mtlrec.layout import FeatureLayout
 from mtlrec.models import Batch, collate
 from mtlrec.models.calibration import keep_rate
 from mtlrec.models.sizing import grow_rows
 from mtlrec.run.artifact import read_weights
 from mtlrec.train.checkpoint import load_state, save_state
 from mtlrec.train.loop import train_epoch
-from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
+from mtlrec.train.objective import build_objective, build_optimizers, model_layout, use_sparse_gradients
 from mtlrec.train.parallel import PARALLELISM, parameter_counts
 from mtlrec.train.progress import Progress
 from mtlrec.train.validation import gather, predict_in_step, user_keys, validation_metrics
@@ -150,7 +150,7 @@ def train_worker(config: dict[str, Any]) -> None:
     start, progress = _resume(objective, optimizers)
     shares = {k: gather(np.array([v])).tolist() for k, v in parameter_counts(objective).items()}
     pids = gather(np.array([os.getpid()])).tolist()  # which processes this worker group runs in
-    layout = feature_layout(tc.tasks)
+    layout = model_layout(cfg)
     train_shard, valid_shard = ray.train.get_dataset_shard(TRAIN), ray.train.get_dataset_shard(VALID)
 
     for epoch in range(start, tc.epochs):

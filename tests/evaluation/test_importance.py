@@ -117,7 +117,7 @@ def test_groups_come_from_the_layout_and_new_fields_get_their_own() -> None:
 
     groups = feature_groups(extended)
 
-    assert list(groups)[:4] == ["user ids", "item ids", "category id", "device_idx"]
+    assert list(groups)[:4] == ["user ids", "item ids", "category id", "device"]
     assert groups["hour"] == ("hour",)
     kinds = ("impressions", "clicks", "carts", "purchases")
     assert groups["user counts"] == tuple(c for c in base.dense if c.split("_")[:2] in [["user", k] for k in kinds])

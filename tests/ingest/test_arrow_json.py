@@ -93,3 +93,19 @@ def test_a_batch_of_nothing_but_nulls_or_nothing_at_all() -> None:
 
         assert rows.num_rows == len(lines) and rows.schema == SCHEMA
         assert errors.null_count == len(lines)
+
+
+def test_a_declared_field_of_the_wrong_type_is_named_in_the_verdict() -> None:
+    schema = arrow_schema(["event_id", "device", "position", "price"], numbers=["position", "price"])
+    lines = [
+        '{"event_id": "e1", "device": "app", "position": 2}',
+        '{"event_id": "e2", "device": "app", "position": "top"}',
+        '{"event_id": "e3", "device": 7, "position": 1}',
+        '{"event_id": "e4", "device": "web", "position": 1e400}',
+        '{"event_id": "e5", "price": "n/a"}',  # not declared: the plain verdict
+    ]
+
+    rows, verdicts = parse_lines(pa.array(lines), schema, named=["device", "position"])
+
+    assert verdicts.to_pylist() == [None, "bad_type:position", "bad_type:device", "bad_type:position", BAD_TYPE]
+    assert rows.column("position").to_pylist()[0] == 2.0

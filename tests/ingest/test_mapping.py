@@ -8,7 +8,7 @@ import pytest
 
 from mtlrec import schema as S
 from mtlrec.config import ConfigError
-from mtlrec.ingest.mapping import load_mapping, shipped_names
+from mtlrec.mapping import load_mapping, shipped_names
 
 MTLREC = """\
 fields: [id, when, who, what, kind]
@@ -57,6 +57,51 @@ def test_a_mapping_can_be_given_by_path(tmp_path: Path) -> None:
 )
 def test_a_wrong_mapping_fails_naming_the_problem_and_the_file(tmp_path: Path, change: str, message: str) -> None:
     path = write(tmp_path, MTLREC + change)
+
+    with pytest.raises(ConfigError, match=message) as err:
+        load_mapping(path)
+
+    assert path in str(err.value)
+
+
+DECLARED = """\
+fields: [id, when, who, what, kind, device, slot, brand]
+columns: {event_id: id, ts: when, user_id: who, item_id: what, event_type: kind}
+event_types: {view: impression, buy: purchase}
+categorical: [device, brand]
+numeric: [slot]
+item_fields: [brand]
+serving: {slot: 1}
+"""
+
+
+def test_declared_fields_load_with_their_roles() -> None:
+    mapping = load_mapping("mtlrec_realistic")
+
+    assert mapping.declared == ("device", "brand_id", "position")
+    assert mapping.item_fields == ("brand_id",) and mapping.serving == {"position": 1}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("numeric: [slot]", "numeric: [slot, device]", r"\['device'\] declared twice"),
+        ("numeric: [slot]", "numeric: [slot, colour]", r"not in fields: \['colour'\]"),
+        ("categorical: [device, brand]", "categorical: [device, brand, who]", r"\['who'\] are mapped to canonical"),
+        ("item_fields: [brand]", "item_fields: [brand, shelf]", r"item_fields \['shelf'\] are not declared"),
+        ("serving: {slot: 1}", "serving: {brand: b1}", r"serving: \['brand'\] are not declared fields of the exp"),
+        ("serving: {slot: 1}", "serving: {slot: top}", "serving.slot must be a finite number"),
+        ("serving: {slot: 1}", "serving: {slot: 1, device: 2.5}", "serving.device must be a string or an integer"),
+        ("numeric: [slot]", "numeric: [slot, hour]", r"declared field \['hour'\] must be a plain name"),
+        ("numeric: [slot]", "numeric: [slot, shelf-no]", r"declared field \['shelf-no'\] must be a plain name"),
+    ],
+)
+def test_a_wrong_declaration_fails_naming_the_key_and_the_file(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in DECLARED
+    load_mapping(write(tmp_path, DECLARED))  # the unchanged mapping loads
+    path = write(tmp_path, DECLARED.replace(old, new))
 
     with pytest.raises(ConfigError, match=message) as err:
         load_mapping(path)

@@ -66,7 +66,7 @@ def test_dq_rows_list_every_reason_with_zeros() -> None:
 
     first, _ = dq_rows(days, reasons=("empty_line", "bot", "bad_price"), run_id="r1")
 
-    assert first == (DAY, 136, 12, 3, 121, 2, {"empty_line": 1, "bot": 120, "bad_price": 0}, "r1")
+    assert first == (DAY, 136, 12, 3, 121, 2, {"empty_line": 1, "bot": 120, "bad_price": 0}, "r1", {})
 
 
 def test_a_commit_that_stored_other_than_what_went_in_is_named() -> None:

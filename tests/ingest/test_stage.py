@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,77 @@ def test_a_csv_with_a_header_is_read_by_column_name(spark: SparkSession, tmp_pat
     ]
     (quality,) = delta(spark, tmp_path, S.DQ_METRICS_TABLE).collect()
     assert (quality[S.READ], quality[S.CLEAN]) == (2, 2)
+
+
+def _json_log(tmp_path: Path, day: str, records: list[dict[str, Any]]) -> None:
+    folder = tmp_path / "raw" / f"dt={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_declared_fields_are_kept_typed_checked_and_their_gaps_counted(spark: SparkSession, tmp_path: Path) -> None:
+    base = {"ts": "2026-11-01T10:00:00Z", "user_id": "u1", "item_id": "i1", "event_type": "impression", "price": 2.0}
+    records = [
+        {**base, "event_id": "e1", "device": "app", "position": 3, "brand_id": "b1"},
+        {**base, "event_id": "e2", "device": "app", "position": "top", "brand_id": "b1"},  # a string slot
+        {**base, "event_id": "e3", "device": 7, "position": 1, "brand_id": "b1"},  # a number for a category
+        {**base, "event_id": "e4", "position": 2, "brand_id": "b2"},  # no device
+        {**base, "event_id": "e5", "device": "web", "brand_id": " "},  # no slot, a blank brand
+    ]
+    _json_log(tmp_path, "2026-11-01", records)
+    # first with the plain mapping, then again declaring the fields: events gains their columns
+    assert mtlrec("ingest", tmp_path) == 0
+    assert mtlrec("ingest", tmp_path, "input.mapping=mtlrec_realistic") == 0
+
+    events = delta(spark, tmp_path, S.EVENTS_TABLE)
+    assert events.schema["device"].dataType.simpleString() == "string"
+    assert events.schema["position"].dataType.simpleString() == "double"
+    rows = sorted((r[S.EVENT_ID], r["device"], r["position"], r["brand_id"]) for r in events.collect())
+    assert rows == [("e1", "app", 3.0, "b1"), ("e4", None, 2.0, "b2"), ("e5", "web", None, None)]
+    (quality,) = delta(spark, tmp_path, S.DQ_METRICS_TABLE).collect()
+    assert {k: v for k, v in quality[S.QUARANTINED_BY_REASON].items() if v} == {
+        "bad_type:position": 1,
+        "bad_type:device": 1,
+    }
+    assert quality[S.MISSING_BY_FIELD] == {"device": 1, "brand_id": 1, "position": 1}
+    summary = storage.read_json(f"{tmp_path}/runs/latest.json")
+    assert summary["metrics"]["ingest"]["missing"] == {"brand_id": 1, "device": 1, "position": 1}
+
+
+def test_a_csv_slot_that_is_not_a_number_is_quarantined_naming_it(spark: SparkSession, tmp_path: Path) -> None:
+    mapping = tmp_path / "slots.yaml"
+    mapping.write_text(
+        "fields: [event_id, ts, user_id, item_id, event_type, slot]\n"
+        "columns: {event_id: event_id, ts: ts, user_id: user_id, item_id: item_id, event_type: event_type}\n"
+        "event_types: {impression: impression}\n"
+        "numeric: [slot]\n"
+    )
+    folder = tmp_path / "raw" / "dt=2026-11-01"
+    folder.mkdir(parents=True)
+    (folder / "part-0.csv").write_text(
+        "e1,2026-11-01T10:00:00Z,u1,i1,impression,2\n"
+        "e2,2026-11-01T10:00:00Z,u1,i1,impression,second\n"
+        "e3,2026-11-01T10:00:00Z,u1,i1,impression,NaN\n"
+        "e4,2026-11-01T10:00:00Z,u1,i1,impression,\n"
+    )
+
+    assert mtlrec("ingest", tmp_path, "input.format=csv", f"input.mapping={mapping}") == 0
+
+    events = delta(spark, tmp_path, S.EVENTS_TABLE).orderBy(S.EVENT_ID).collect()
+    assert [(r[S.EVENT_ID], r["slot"]) for r in events] == [("e1", 2.0), ("e4", None)]
+    (quality,) = delta(spark, tmp_path, S.DQ_METRICS_TABLE).collect()
+    assert quality[S.QUARANTINED_BY_REASON]["bad_type:slot"] == 2
+    assert quality[S.MISSING_BY_FIELD] == {"slot": 1}
+
+
+def test_a_wrong_mapping_stops_the_run_before_anything_is_generated(tmp_path: Path, capsys: Any) -> None:
+    mapping = tmp_path / "wrong.yaml"
+    mapping.write_text(storage.read_bytes("mtlrec/mappings/mtlrec_realistic.yaml").decode() + "numeric: [hue]\n")
+
+    code = main(
+        ["run", "--conf", "conf/local.yaml", "--set", f"paths.root={tmp_path}", "--set", f"input.mapping={mapping}"]
+    )
+
+    assert code == 2
+    assert f"{mapping}" in capsys.readouterr().err
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "tables").exists()

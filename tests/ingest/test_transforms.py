@@ -12,8 +12,8 @@ from pyspark.testing import assertDataFrameEqual
 
 from mtlrec import schema as S
 from mtlrec.ingest import transforms as T
-from mtlrec.ingest.mapping import Mapping, load_mapping
 from mtlrec.ingest.parse import parse_csv_lines, parse_json_lines
+from mtlrec.mapping import Mapping, load_mapping
 
 DAY = dt.date(2026, 11, 3)
 FILE = "file:/data/raw/dt=2026-11-03/part-00000.json"

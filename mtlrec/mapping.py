@@ -1,16 +1,25 @@
 """Mapping files: how a foreign log's fields, event values and time unit become mtlrec's.
 
-A mapping is YAML, named (a shipped one in `mtlrec/ingest/mappings/`, else the working
+A mapping is YAML, named (a shipped one in `mtlrec/mappings/`, else the working
 directory's `conf/mappings/<name>.yaml`) or a path, loaded into a frozen
 dataclass with the same checks as the config: an unknown key, a wrong type or a
 reference to a field the log does not have fails naming the key and the file.
+
+Besides the canonical columns, a mapping may declare fields of its own log that
+become features: `categorical` (categories, e.g. a device or a brand id) and `numeric`
+(numbers, e.g. a slot position). Ingest keeps them in `events` under their own names.
+`item_fields` names those that describe the item rather than the exposure (a brand),
+and `serving` the value a field of the exposure takes when scoring (a slot position).
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,13 +29,17 @@ from mtlrec.config import ConfigError, from_dict
 
 # the shipped mappings travel with the package, also inside spark-submit's --py-files zip,
 # so a job finds them whatever folder it starts in
-SHIPPED = importlib.resources.files("mtlrec.ingest") / "mappings"
-SHIPPED_NAME = "mtlrec/ingest/mappings"  # how messages name that folder
+SHIPPED = importlib.resources.files("mtlrec") / "mappings"
+SHIPPED_NAME = "mtlrec/mappings"  # how messages name that folder
 # a user's own mappings by name: the working directory's conf/mappings/
 WORKING_MAPPINGS_DIR = Path("conf") / "mappings"
 TIMESTAMP_UNITS = ("iso8601", "epoch_seconds", "epoch_millis")
 REQUIRED = (S.TS, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE)
 CANONICAL = tuple(S.RAW_SCHEMA.fieldNames())
+# a declared field is a column of `events`: a plain name, none of the stored columns'
+# nor of the context features every log gets
+RESERVED = frozenset(S.STORED_EVENTS_SCHEMA.fieldNames()) | frozenset(S.TIME_CONTEXT)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -38,12 +51,21 @@ class Mapping:
     timestamp: str = "iso8601"
     key: tuple[str, ...] = (S.EVENT_ID,)  # canonical columns that identify an event
     numbers: tuple[str, ...] = ()  # JSON fields that hold numbers (others are strings)
+    categorical: tuple[str, ...] = ()  # declared fields holding categories
+    numeric: tuple[str, ...] = ()  # declared fields holding numbers
+    item_fields: tuple[str, ...] = ()  # declared fields describing the item, not the exposure
+    serving: dict[str, Any] = field(default_factory=dict)  # context field -> its value when scoring
     name: str = field(default="", compare=False)  # where it was loaded from, for messages
 
     @property
     def derived_id(self) -> bool:
         """True when `event_id` is a hash of `key`, not a field of the log."""
         return tuple(self.key) != (S.EVENT_ID,)
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        """The declared fields, categorical first, each a column of `events`."""
+        return self.categorical + self.numeric
 
     def source(self, column: str) -> str | None:
         """The source field of a canonical column (None: the log does not have it)."""
@@ -107,6 +129,52 @@ def check(mapping: Mapping) -> None:
         (len(mapping.key) > 0 and set(mapping.key) <= set(CANONICAL), f"key must name canonical columns {CANONICAL}"),
         (set(mapping.key) <= set(mapping.columns), "key names a column the mapping does not map"),
     ]
-    for ok, message in problems:
+    for ok, message in [*problems, *_declared_problems(mapping)]:
         if not ok:
             raise ConfigError(f"{where}: {message}")
+
+
+def _declared_problems(mapping: Mapping) -> list[tuple[bool, str]]:
+    declared = mapping.declared
+    twice = sorted({f for f in declared if declared.count(f) > 1})
+    mapped = sorted(set(declared) & set(mapping.columns.values()))
+    names = [f for f in declared if not _NAME.fullmatch(f) or f in RESERVED]
+    context = [f for f in declared if f not in mapping.item_fields]
+    problems = [
+        (
+            not names,
+            f"declared field {names[:1]} must be a plain name (letters, digits, _) and none of {sorted(RESERVED)}",
+        ),
+        (not twice, f"field(s) {twice} declared twice (in categorical and numeric, or repeated)"),
+        (
+            set(declared) <= set(mapping.fields),
+            f"categorical/numeric name field(s) not in fields: {sorted(set(declared) - set(mapping.fields))}",
+        ),
+        (not mapped, f"field(s) {mapped} are mapped to canonical columns and cannot be declared too"),
+        (
+            set(mapping.item_fields) <= set(declared),
+            f"item_fields {sorted(set(mapping.item_fields) - set(declared))} are not declared categorical or numeric",
+        ),
+        (
+            set(mapping.serving) <= set(context),
+            f"serving: {sorted(set(mapping.serving) - set(context))} are not declared fields of the exposure"
+            " (item_fields take the item's value)",
+        ),
+    ]
+    for name, value in mapping.serving.items():
+        problems.append((_serving_fits(value, numeric=name in mapping.numeric), _serving_message(mapping, name, value)))
+    return problems
+
+
+def _serving_fits(value: Any, *, numeric: bool) -> bool:
+    if isinstance(value, bool):
+        return False
+    if numeric:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, (str, int))
+
+
+def _serving_message(mapping: Mapping, name: str, value: Any) -> str:
+    numeric = name in mapping.numeric
+    kind = "a finite number (numeric field)" if numeric else "a string or an integer (categorical field)"
+    return f"serving.{name} must be {kind}, got {value!r}"
