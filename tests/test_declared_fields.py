@@ -31,6 +31,7 @@ TINY = [
     "train.baselines=[]",
 ]
 DECLARED = ("device", "brand_id", "position")
+pytestmark = pytest.mark.slow  # a run of four stages
 
 
 @pytest.fixture(scope="module")
