@@ -34,6 +34,9 @@ setup(
         # `mtlrec export`: torch's ONNX exporter (dynamo) needs onnx and onnxscript;
         # onnxruntime runs the exported file in the tests and the benchmark
         "export": EXPORT_REQUIRES,
+        # bench/quality.py's peer, torch-rechub's MMoE (it needs numpy, pandas, torch, tqdm
+        # and scikit-learn, all of the versions above: the pins stay); duckdb for the benches
+        "bench": ["torch-rechub==0.9.0", "duckdb==2.0.1", "scikit-learn==1.9.1"],
         # scikit-learn: reference implementations the metric tests compare against
         "dev": [
             "pytest==9.2.0",

@@ -14,7 +14,7 @@ last epoch's (the first one also starts Ray Data). Goals: Ray with 1 worker >= 0
 the faster ceiling; 2 workers on 2 cores no slower than 1.
 
     .venv/bin/python bench/train.py --reuse --root data/bench-quality   # tables of bench/quality.py
-    .venv/bin/python bench/train.py --events 40000 --root /tmp/t        # generate small tables
+    .venv/bin/python bench/train.py --users 20000 --items 5000 --events 250000 --root /tmp/t  # small tables
 
 Results: bench/results/train.json.
 """
@@ -31,7 +31,7 @@ from typing import Any
 
 import deltalake
 import torch
-from quality import EVENTS, ITEMS, RESULTS, USERS, prepare  # a module of this script's folder (bench/ is not a package)
+from quality import CONF, RESULTS, prepare  # a module of this script's folder (bench/ is not a package)
 
 from mtlrec import schema as S
 from mtlrec import storage
@@ -99,11 +99,11 @@ def ray_throughput(cfg: Config, path: str, version: int, workers: int, root: str
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--conf", default="conf/local.yaml")
+    parser.add_argument("--conf", default=CONF)
     parser.add_argument("--root", default="data/bench-quality")
-    parser.add_argument("--events", type=int, default=EVENTS)
-    parser.add_argument("--users", type=int, default=USERS)
-    parser.add_argument("--items", type=int, default=ITEMS)
+    parser.add_argument("--events", type=int, help="generate.events (default: the conf's)")
+    parser.add_argument("--users", type=int, help="generate.users (default: the conf's)")
+    parser.add_argument("--items", type=int, help="generate.items (default: the conf's)")
     parser.add_argument("--reuse", action="store_true", help="reuse the tables of the latest run under --root")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each Ray run and of each ceiling")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the in-memory ceiling")
