@@ -45,7 +45,7 @@ from torch_rechub.utils.data import DataGenerator
 from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config
-from mtlrec.layout import FeatureLayout, feature_layout
+from mtlrec.layout import ContextField, FeatureLayout, feature_layout
 from mtlrec.models.batch import WEIGHT
 
 NAME = "torch-rechub mmoe"
@@ -61,6 +61,13 @@ EARLYSTOP_TASK = S.PURCHASE
 class Split:
     x: dict[str, np.ndarray]  # column -> [N]: int64 indexes, float32 dense inputs
     y: np.ndarray  # [N, tasks] float32 labels, in the layout's task order
+
+
+def run_layout(cfg: Config, root: str) -> FeatureLayout:
+    """The inputs the run's samples hold: ids, dense features and the context fields
+    (hour, day of week, the log's declared fields) its features recorded."""
+    features = storage.read_json(f"{root}/runs/latest.json")["metrics"].get("features", {})
+    return feature_layout(cfg.train.tasks, tuple(ContextField(**f) for f in features.get("context", [])))
 
 
 def read_samples(root: str, layout: FeatureLayout) -> tuple[pd.DataFrame, int]:
@@ -160,7 +167,7 @@ def fit(cfg: Config, model: MMOE, splits: dict[str, Split], tasks: tuple[str, ..
 def train_peer(cfg: Config, root: str) -> dict[str, Any]:
     """Train and test the peer on the run's samples: its per-task test metrics and timings."""
     began = time.perf_counter()
-    layout = feature_layout(cfg.train.tasks)
+    layout = run_layout(cfg, root)
     frame, version = read_samples(root, layout)
     splits = {s: split_arrays(frame, layout, s) for s in (S.TRAIN, S.VALID, S.TEST)}
     train_weights_one = WEIGHT not in frame or bool((frame.loc[frame[S.SPLIT] == S.TRAIN, WEIGHT] == 1.0).all())
@@ -181,6 +188,7 @@ def train_peer(cfg: Config, root: str) -> dict[str, Any]:
     return {
         "package": f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}",
         "samples_version": version,
+        "inputs": {"sparse": list(layout.sparse_columns), "dense": list(layout.dense)},  # as mtlrec's models read
         "rows": {s: len(split.y) for s, split in splits.items()},
         "train_weights_all_one": train_weights_one,
         "model": {
