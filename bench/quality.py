@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -184,7 +185,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main_bench(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    before = os.getloadavg()
     result = run(args)
+    # the 2 cores are shared: the 1/5/15-minute load at the start and the end of the run
+    result["load"] = {"start": list(before), "end": list(os.getloadavg())}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "quality.json").write_text(json.dumps(result, indent=2))
     print(result["table"])

@@ -20,8 +20,8 @@ def test_dq_daily_and_by_reason_give_counts_per_run_date_and_drop_reasons_that_t
 ) -> None:
     dq = spark.createDataFrame(
         [
-            (D1, 10, 7, 1, 2, 0, {"bot": 2, "bad_price": 0}, "r1"),
-            (D2, 5, 5, 0, 0, 1, {"bot": 0, "bad_price": 0}, "r1"),
+            (D1, 10, 7, 1, 2, 0, {"bot": 2, "bad_price": 0}, "r1", {}),
+            (D2, 5, 5, 0, 0, 1, {"bot": 0, "bad_price": 0}, "r1", {}),
         ],
         S.DQ_METRICS_SCHEMA,
     )
