@@ -218,9 +218,16 @@ def index_mapping(vocabulary: DataFrame, *, feature: SparseFeature) -> DataFrame
 
 
 def with_sparse_indices(df: DataFrame, *, layout: FeatureLayout, vocabulary: DataFrame) -> DataFrame:
-    """Add one vocabulary index column per sparse feature of `layout` (OOV when unknown)."""
+    """Add one vocabulary index column per sparse feature of `layout` (OOV when unknown).
+
+    A context field's values are few (hours, devices, brands): its slice of the
+    vocabulary is broadcast, so each field costs no shuffle of `df`.
+    """
+    context = {f.name for f in layout.fields}
     for feature in layout.sparse:
         mapping = index_mapping(vocabulary, feature=feature)
+        if feature.source in context:
+            mapping = F.broadcast(mapping)
         df = df.join(mapping, on=feature.source, how="left").withColumn(
             feature.name, F.coalesce(F.col(feature.name), F.lit(OOV)).cast("long")
         )
