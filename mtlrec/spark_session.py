@@ -37,6 +37,10 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", str(cfg.progress).lower())
+        # a backfill runs the same stages again in one session: Spark keeps the classes
+        # it generated for their queries rather than compiling them again (its default
+        # keeps 100; one `features` run alone generates ~500)
+        .config("spark.sql.codegen.cache.maxEntries", "2000")
     )
     if cfg.event_log_dir:
         if "://" not in cfg.event_log_dir or cfg.event_log_dir.startswith("file:"):

@@ -4,7 +4,7 @@
 What local mode hides fails here first: closures that do not pickle, files not
 shipped to executors, paths only the driver sees (the script runs from a folder other
 than the repository's). The test is the acceptance of scheduled runs too: a three-day
-backfill of the shared generated log, then a forced re-run of the middle day (in this
+backfill of the suite's tiny generated log, then a forced re-run of the middle day (in this
 process: the cluster part is the backfill's), leaves every table's row count unchanged,
 and a plain re-run skips what is done.
 """
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,24 +29,13 @@ from mtlrec.cli import main
 from mtlrec.config import RayConfig
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
+from tests.conftest import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 CONF = str(REPO / "conf/local.yaml")
-# the first three days of the shared run's generated log (conftest.PIPELINE)
-SETTINGS = [
-    "features.valid_start=2026-11-02",
-    "features.test_start=2026-11-03",
-    "train.epochs=1",
-    "train.baselines=[]",
-    "train.warm_start=true",
-    "score.top_k=5",
-    "score.catalogue_max=60",
-    "score.popular=30",
-    "evaluate.ranking_k=5",
-    "evaluate.importance_rows=0",  # the report's extras are the pipeline test's
-    "spark.shuffle_partitions=4",
-]
+# the suite's tiny generated log (conftest.TINY: three days) and its settings
+SETTINGS = [*TINY, "train.warm_start=true", "spark.shuffle_partitions=4"]
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +81,11 @@ def row_counts(spark: SparkSession, root: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def backfilled(
-    spark: SparkSession,
-    copy_pipeline_run: Callable[..., None],
-    ray_two_nodes: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    spark: SparkSession, raw_log: Path, ray_two_nodes: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     root = tmp_path_factory.mktemp("cluster")
-    copy_pipeline_run(root)
+    shutil.copytree(raw_log, root / "raw")  # the default input
+    shutil.copytree(raw_log.parent / "tables" / S.TRUTH_TABLE, Path(paths.table(str(root), S.TRUTH_TABLE)))
     done = submit(root, ray_two_nodes, "backfill", "--from", DAYS[0], "--to", DAYS[-1])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return root

@@ -27,6 +27,9 @@ class ModelConfig:
     # term per task, straight into each logit (DeepFM): preference is a user-item inner
     # product, which an MLP on concatenated embeddings learns slowly
     dot_interaction: bool = True
+    # std of the normal the embedding rows start from: a row of an id seen a few times
+    # keeps most of its start, so a wide start is noise the towers can memorise
+    embedding_init_std: float = 0.05
     embedding_max_rows: int = 0  # cap on rows per table (0: one row per bucket)
     embedding_overflow_rows: int = 64  # hashed rows for indexes beyond the table
     # rows of each id table: 0 follows the vocabulary `features` built (plus
@@ -66,6 +69,7 @@ class ModelConfig:
                 for name in ("hidden_dims", "expert_dims", "tower_dims")
             ],
             (len(self.expert_dims) > 0, "model.expert_dims must name at least one layer"),
+            (self.embedding_init_std > 0.0, "model.embedding_init_std must be > 0"),
             (self.embedding_max_rows >= 0, "model.embedding_max_rows must be >= 0 (0: no cap)"),
             (0.0 <= self.dropout < 1.0, "model.dropout must be in [0, 1)"),
             (

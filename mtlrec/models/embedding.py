@@ -20,21 +20,19 @@ from mtlrec.models.config import ModelConfig
 # odd 63-bit multiplier (Knuth's golden-ratio constant): spreads consecutive overflow
 # indexes over the overflow rows
 _HASH_MULTIPLIER = 0x1E3779B97F4A7C15
-# small initial rows: the dot products start near 0 and no id starts out preferred
-_INIT_STD = 0.05
 
 
 class HashedEmbedding(nn.Module):
     """Direct rows for indexes [0, direct); any other index shares a hashed overflow row."""
 
-    def __init__(self, buckets: int, dim: int, max_rows: int, overflow_rows: int) -> None:
+    def __init__(self, buckets: int, dim: int, max_rows: int, overflow_rows: int, init_std: float) -> None:
         super().__init__()
         if max_rows > 0 and max_rows <= overflow_rows:
             raise ValueError(f"embedding_max_rows ({max_rows}) must exceed embedding_overflow_rows ({overflow_rows})")
         self.direct = buckets if max_rows <= 0 else min(buckets, max_rows - overflow_rows)
         self.overflow = overflow_rows
         self.table = nn.Embedding(self.direct + overflow_rows, dim)
-        nn.init.normal_(self.table.weight, std=_INIT_STD)
+        nn.init.normal_(self.table.weight, std=init_std)
 
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         """The table row of each index, [B] int64."""
@@ -74,7 +72,11 @@ class FeatureEmbedding(nn.Module):
             )
         self.tables = nn.ModuleList(
             HashedEmbedding(
-                cfg.buckets(f.source), cfg.embedding_dim, cfg.embedding_max_rows, cfg.embedding_overflow_rows
+                cfg.buckets(f.source),
+                cfg.embedding_dim,
+                cfg.embedding_max_rows,
+                cfg.embedding_overflow_rows,
+                cfg.embedding_init_std,
             )
             for f in layout.sparse
         )

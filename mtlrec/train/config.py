@@ -21,6 +21,9 @@ class TrainConfig:
     embedding_l2: float = (
         0.003  # L2 on the embedding rows each batch looks up; without it rare ids are memorised in 2-3 epochs
     )
+    # L2 on every row of each id table at every step (coupled, Adam): shrinks rare ids
+    # toward 0 (frequency-aware); needs dense table gradients (sparse_embeddings off)
+    embedding_decay: float = 0.0
     sparse_embeddings: bool = False  # sparse gradients + SparseAdam for embedding tables (ddp)
     task_weighting: str = "fixed"  # fixed (task_weights), uncertainty (Kendall 2018), gradnorm (ddp)
     gradnorm_alpha: float = 1.5
@@ -59,7 +62,12 @@ class TrainConfig:
             ),
             *at_least("train", self, ("workers", "epochs", "batch_size")),
             (self.lr > 0.0, "train.lr must be > 0"),
-            *at_least("train", self, ("weight_decay", "embedding_l2", "funnel_penalty", "shuffle_buffer"), minimum=0),
+            *at_least(
+                "train",
+                self,
+                ("weight_decay", "embedding_l2", "embedding_decay", "funnel_penalty", "shuffle_buffer"),
+                minimum=0,
+            ),
             (
                 not unknown,
                 f"train.baselines: unknown model {unknown[0] if unknown else ''!r} (known: {sorted(MODELS)})",
@@ -74,6 +82,10 @@ class TrainConfig:
             ),
             # FSDP frees each module's gathered weights as soon as backward passes it, so
             # neither a sparse gradient nor GradNorm's extra per-task backward can run there
+            (
+                self.embedding_decay == 0 or not self.sparse_embeddings,
+                "train.embedding_decay needs dense table gradients: set train.sparse_embeddings: false",
+            ),
             (
                 self.parallelism == "ddp" or not self.sparse_embeddings,
                 "train.sparse_embeddings needs train.parallelism: ddp",

@@ -82,18 +82,30 @@ def build_optimizers(objective: nn.Module, tc: TrainConfig) -> list[torch.optim.
 
     Weight decay applies to the dense layers only: the tables are regularised through
     `train.embedding_l2`, the same way whether their gradients are dense or sparse,
-    and a learnt task weighting is not decayed at all.
+    and a learnt task weighting is not decayed at all. With `train.embedding_decay`,
+    the (dense) tables get Adam of their own with that L2 added to every row's
+    gradient at every step: a row a batch did not read then moves toward 0 by about
+    the learning rate (Adam normalises the step), a row read often barely, so the
+    shrinkage falls on rare ids (frequency-aware).
     """
     tables = embedding_tables(objective)
     sparse = {id(p) for t in tables if t.sparse for p in t.parameters()}
+    dense_tables = {id(p) for t in tables if not t.sparse for p in t.parameters()}
+    decayed = dense_tables if tc.embedding_decay > 0 else set()
     losses = [m for m in objective.modules() if isinstance(m, MultiTaskLoss)]
     no_decay = {id(p) for t in tables for p in t.parameters()} | {id(p) for m in losses for p in m.parameters()}
     params = list(objective.parameters())
     groups = [
         {"params": [p for p in params if id(p) not in no_decay], "weight_decay": tc.weight_decay},
-        {"params": [p for p in params if id(p) in no_decay and id(p) not in sparse], "weight_decay": 0.0},
+        {
+            "params": [p for p in params if id(p) in no_decay and id(p) not in sparse | decayed],
+            "weight_decay": 0.0,
+        },
     ]
     optimizers: list[torch.optim.Optimizer] = [torch.optim.AdamW([g for g in groups if g["params"]], lr=tc.lr)]
     if sparse:
         optimizers.append(torch.optim.SparseAdam([p for p in params if id(p) in sparse], lr=tc.lr))
+    if decayed:
+        rows = [p for p in params if id(p) in decayed]
+        optimizers.append(torch.optim.Adam(rows, lr=tc.lr, weight_decay=tc.embedding_decay))
     return optimizers

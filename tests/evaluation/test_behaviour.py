@@ -16,6 +16,9 @@ from pyspark.testing import assertDataFrameEqual
 
 from mtlrec.evaluation.behaviour import category_trends, cohorts, funnel_by_category, funnel_daily
 
+# the behaviour tables of a built funnel: many Spark queries per test
+pytestmark = pytest.mark.slow
+
 
 def d(day: int) -> dt.date:
     return dt.date(2026, 11, day)

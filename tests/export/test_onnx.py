@@ -86,6 +86,7 @@ def scoring_probabilities(model: nn.Module, columns: dict[str, np.ndarray], rate
     return calibration.corrected(probs, rate)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "dot_interaction"), [(name, True) for name in sorted(MODELS)] + [("mmoe", False)])
 def test_onnx_probabilities_match_the_scoring_path_on_10k_rows(name: str, dot_interaction: bool) -> None:
     columns = model_columns(LAYOUT, ROWS, seed=1)

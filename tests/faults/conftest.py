@@ -6,8 +6,8 @@ between two commits would leave the tables. A re-run must give the tables of a r
 that never crashed: the same rows, compared by count and a content hash computed in
 Spark (run ids left out, doubles rounded: their sums may differ in the last bits).
 
-One tiny generated log (3 days, ~3000 events, with dirt) serves every test of the
-folder as their `input.path`, so the roots differ only in what runs on them.
+The suite's tiny generated log (`raw_log`: 3 days, ~3000 events, with dirt) serves every
+test of the folder as their `input.path`, so the roots differ only in what runs on them.
 """
 
 from __future__ import annotations
@@ -27,24 +27,10 @@ from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.cli import main
 from mtlrec.run import paths
+from tests.conftest import TINY
 
 D1, D2, D3 = (dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(3))
-SETTINGS = [
-    "generate.start_date=2026-11-01",
-    "generate.days=3",
-    "generate.events=3000",
-    "generate.users=120",
-    "generate.items=40",
-    "features.valid_start=2026-11-02",
-    "features.test_start=2026-11-03",
-    "train.epochs=1",
-    "train.baselines=[]",
-    "score.top_k=5",
-    "score.catalogue_max=30",
-    "score.popular=20",
-    "evaluate.ranking_k=5",
-    "evaluate.importance_rows=0",
-]
+SETTINGS = TINY
 # columns that name the run that wrote a row, not what the row says
 RUN_COLUMNS = {S.RUN_ID, S.MODEL_RUN_ID}
 
@@ -111,14 +97,6 @@ def table_hashes(spark: SparkSession, root: Path) -> dict[str, tuple[int, int]]:
         assert row is not None
         out[name] = (int(row["rows"]), int(row["hash"] or 0))
     return out
-
-
-@pytest.fixture(scope="session")
-def raw_log(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny generated log's `raw` folder (`dt=` folders of gzip JSON lines)."""
-    root = tmp_path_factory.mktemp("generated")
-    assert mtlrec(root, "generate") == 0
-    return root / "raw"
 
 
 Hashes = Callable[[Path], dict[str, tuple[int, int]]]

@@ -1,6 +1,10 @@
 """`evaluate` and `score` crashed after each of their Delta commits, then run again:
 the tables of the clean run. Both run on one trained root, each crash and re-run on
-top of the tables the run before left."""
+top of the tables the run before left.
+
+A stage's crashes come in turn, as in the `features` fault test: the k-th crashed run
+starts from what the (k-1)-th left, its own commits must already equal a clean run's,
+and the run after the last crash gives every table of the clean run."""
 
 from __future__ import annotations
 
@@ -33,21 +37,19 @@ def trained(raw_log: Path, cli: Any, crash: Any, hashes: Any, ray_local: None, t
     return root, hashes(root)
 
 
-CASES = [
-    pytest.param(stage, k, marks=[] if k == 1 else [pytest.mark.slow], id=f"{stage}-after-{names[k - 1]}")
-    for stage, names in COMMITS.items()
-    for k in range(1, len(names) + 1)
-]
-
-
-@pytest.mark.parametrize(("stage", "k"), CASES)
-def test_a_stage_crashed_after_a_commit_then_run_again_gives_the_clean_tables(
-    stage: str, k: int, trained: Any, raw_log: Path, cli: Any, crash: Any, hashes: Any
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", list(COMMITS))
+def test_a_stage_crashed_after_each_commit_in_turn_then_run_again_gives_the_clean_tables(
+    stage: str, trained: Any, raw_log: Path, cli: Any, crash: Any, hashes: Any
 ) -> None:
     root, clean = trained
-    with crash(k) as seen:
-        assert cli(root, stage, raw=raw_log) == 1
-    assert seen == COMMITS[stage][:k]
+    names = COMMITS[stage]
+    for k in range(1, len(names) + 1):
+        with crash(k) as seen:
+            assert cli(root, stage, raw=raw_log) == 1
+        assert seen == names[:k]
+        now = hashes(root)
+        assert {t: now[t] for t in names[:k]} == {t: clean[t] for t in names[:k]}, f"crash at commit {k}"
 
     assert cli(root, stage, raw=raw_log) == 0
 

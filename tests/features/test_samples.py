@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
@@ -55,6 +56,7 @@ COUNTS = [
 ]
 
 
+@pytest.mark.slow
 def test_timestamp_point_in_time_adds_only_events_strictly_before_the_exposure(
     spark: SparkSession, events_of: Any
 ) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
@@ -62,6 +63,7 @@ def test_an_item_touched_only_after_the_day_can_still_be_a_negative(spark: Spark
     assert [r[S.ITEM_ID] for r in actual.collect()] == ["i2"]
 
 
+@pytest.mark.slow
 def test_negatives_follow_popularity_and_the_seed(spark: SparkSession) -> None:
     items = spark.createDataFrame(
         [(D1, "popular", 9, 0, 0, 0, 1.0, "c1"), (D1, "rare", 1, 0, 0, 0, 1.0, "c1")], ITEM_DAILY_DDL

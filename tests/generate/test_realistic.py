@@ -44,6 +44,7 @@ def parsed_lines(spark: SparkSession, gen: GenerateConfig) -> list[dict[str, obj
     return [json.loads(r[0]) for r in whole.select("value").collect()]
 
 
+@pytest.mark.slow
 def test_every_line_carries_device_position_and_the_brand_of_its_item(spark: SparkSession) -> None:
     objects = parsed_lines(spark, TINY)
 
@@ -92,6 +93,7 @@ def test_click_and_purchase_rates_are_near_the_targets(spark: SparkSession, imps
     assert 0.035 < events[S.PURCHASE] / events[S.CLICK] < 0.12
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_log_and_another_seed_another(spark: SparkSession) -> None:
     gen = dataclasses.replace(TINY, events=3000)
 

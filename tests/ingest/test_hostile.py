@@ -29,6 +29,9 @@ from mtlrec import schema as S
 from mtlrec.cli import main
 from mtlrec.ingest.transforms import reasons
 
+# every hostile record through the parsers of each format
+pytestmark = pytest.mark.slow
+
 CLEAN, DUPLICATE = "clean", "duplicate"
 DAY, NEXT = "2026-11-01", "2026-11-02"
 MARKER = re.compile(r"case\d\d")

@@ -23,6 +23,9 @@ from mtlrec.cli import main
 from mtlrec.generate import dirt
 from mtlrec.generate.stage import manifest_path
 
+# each test runs the ingest stage over generated or hand-written logs
+pytestmark = pytest.mark.slow
+
 START = dt.date(2026, 11, 1)
 DIRTY = [
     "generate.events=2500",

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
@@ -171,6 +172,7 @@ def test_a_taobao_record_maps_its_behaviour_and_epoch_seconds_and_gets_a_stable_
     assert rows[0][S.EVENT_ID] == rows[1][S.EVENT_ID] != rows[2][S.EVENT_ID]
 
 
+@pytest.mark.slow
 def test_a_user_above_the_rate_in_one_minute_is_a_bot_on_that_run_date_only(spark: SparkSession) -> None:
     burst = [line(event_id=f"b{i}", user_id="bot", ts=f"2026-11-03T10:00:{i % 60:02d}.{i:03d}Z") for i in range(61)]
     calm = [line(event_id=f"c{i}", user_id="calm", ts=f"2026-11-03T10:00:{i:02d}Z") for i in range(60)]
@@ -241,6 +243,7 @@ def test_an_id_another_run_date_already_stored_is_a_duplicate(spark: SparkSessio
     }
 
 
+@pytest.mark.slow
 def test_quarantine_and_clean_events_split_the_marked_records(spark: SparkSession) -> None:
     events = validated(spark, [line(), line(), "", line(event_id="e2", ts="2026-11-02T10:00:00Z")])
     marked = T.mark_duplicates(events, contested=T.contested_ids(events, existing=events.limit(0)))

@@ -154,7 +154,7 @@ def test_aitm_passes_information_from_click_to_purchase_but_not_back() -> None:
 
 
 def test_hashed_embedding_keeps_table_indexes_and_hashes_the_rest_into_overflow_rows() -> None:
-    table = HashedEmbedding(buckets=1000, dim=2, max_rows=100, overflow_rows=10)
+    table = HashedEmbedding(buckets=1000, dim=2, max_rows=100, overflow_rows=10, init_std=0.05)
     index = torch.tensor([0, 5, 89, 90, 1000, 10**12, -3])
 
     rows = table.rows(index)

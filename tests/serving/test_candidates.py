@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
@@ -89,6 +90,7 @@ def test_a_small_catalogue_is_scored_whole_except_bought_items(spark: SparkSessi
     assertDataFrameEqual(actual, spark.createDataFrame(expected, PAIRS_DDL))
 
 
+@pytest.mark.slow
 def test_every_user_with_an_event_is_served_from_the_days_row_its_last_known_row_or_none(
     spark: SparkSession,
 ) -> None:

@@ -23,6 +23,9 @@ from mtlrec.run.artifact import ArtifactMetadata, save_artifact
 from mtlrec.serving.inference import ServedModel, with_predictions
 from mtlrec.serving.pairs import feature_pairs
 
+# builds samples and scores pairs with a trained model
+pytestmark = pytest.mark.slow
+
 START = dt.date(2026, 11, 1)
 DAYS = [START + dt.timedelta(days=n) for n in range(4)]
 TASKS = ("click", "purchase")

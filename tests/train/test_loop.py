@@ -100,6 +100,28 @@ def test_weight_decay_applies_to_dense_layers_only(tiny: Any) -> None:
     assert decayed == {id(p) for p in objective.parameters()} - tables - {id(objective.loss.weighting.log_var)}  # type: ignore[union-attr]
 
 
+def test_embedding_decay_shrinks_the_rows_a_batch_did_not_read_and_no_row_without_it(tiny: Any) -> None:
+    batch = batches(tiny)[0]
+    read = torch.zeros(tiny.model.buckets("user_id"), dtype=torch.bool)
+    read[batch.sparse[:, 0]] = True
+    norms = {}
+    for decay in (0.0, 0.01):
+        torch.manual_seed(0)
+        cfg = tiny.config(embedding_decay=decay)
+        objective = build_objective(cfg)
+        optimizers = build_optimizers(objective, cfg.train)
+        users = embedding_tables(objective)[0].weight
+        before = users.detach().norm(dim=1)
+        train_epoch(objective, [batch], optimizers)
+        norms[decay] = (before, users.detach().norm(dim=1))
+
+    (before, after), (decayed_before, decayed_after) = norms[0.0], norms[0.01]
+    assert not read.all()
+    assert torch.equal(after[~read], before[~read])  # no gradient, no decay: unread rows stay
+    # with decay every unread row moved toward 0, by about the learning rate per coordinate
+    assert (decayed_after[~read] < decayed_before[~read]).all()
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_a_checkpoint_restores_weights_and_optimizer_moments_and_loads_as_a_plain_model(
     tiny: Any, tmp_path: Path, sparse: bool
