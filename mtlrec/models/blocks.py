@@ -12,13 +12,14 @@ from torch import nn
 
 
 class MLP(nn.Sequential):
-    """Linear -> ReLU -> Dropout for each width in `dims`; identity when `dims` is empty."""
+    """Linear -> (BatchNorm) -> ReLU -> Dropout for each width in `dims`; identity when `dims` is empty."""
 
-    def __init__(self, in_dim: int, dims: tuple[int, ...], dropout: float = 0.0) -> None:
+    def __init__(self, in_dim: int, dims: tuple[int, ...], dropout: float = 0.0, batch_norm: bool = False) -> None:
         layers: list[nn.Module] = []
         prev = in_dim
         for width in dims:
-            layers += [nn.Linear(prev, width), nn.ReLU(), nn.Dropout(dropout)]
+            norm = [nn.BatchNorm1d(width)] if batch_norm else []
+            layers += [nn.Linear(prev, width), *norm, nn.ReLU(), nn.Dropout(dropout)]
             prev = width
         super().__init__(*layers)
         self.out_dim: int = prev
@@ -32,13 +33,19 @@ class Towers(nn.Module):
     """
 
     def __init__(
-        self, in_dim: int, tasks: tuple[str, ...], dims: tuple[int, ...], dropout: float = 0.0, wide_dim: int = 0
+        self,
+        in_dim: int,
+        tasks: tuple[str, ...],
+        dims: tuple[int, ...],
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        wide_dim: int = 0,
     ) -> None:
         super().__init__()
         self.tasks = tasks
         self.towers = nn.ModuleDict()
         for task in tasks:
-            body = MLP(in_dim, dims, dropout)
+            body = MLP(in_dim, dims, dropout, batch_norm)
             self.towers[task] = nn.Sequential(body, nn.Linear(body.out_dim, 1))
         self.wide = nn.ModuleDict({t: nn.Linear(wide_dim, 1, bias=False) for t in tasks}) if wide_dim else None
 
@@ -58,9 +65,11 @@ class Towers(nn.Module):
 class Experts(nn.Module):
     """`num_experts` independent MLPs applied to the same input."""
 
-    def __init__(self, in_dim: int, num_experts: int, dims: tuple[int, ...], dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_dim: int, num_experts: int, dims: tuple[int, ...], dropout: float = 0.0, batch_norm: bool = False
+    ) -> None:
         super().__init__()
-        self.experts = nn.ModuleList(MLP(in_dim, dims, dropout) for _ in range(num_experts))
+        self.experts = nn.ModuleList(MLP(in_dim, dims, dropout, batch_norm) for _ in range(num_experts))
         self.out_dim: int = dims[-1] if dims else in_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,9 @@ class ModelConfig:
     expert_dims: tuple[int, ...] = (64, 32)
     tower_dims: tuple[int, ...] = (16,)
     dropout: float = 0.1
+    # BatchNorm after each hidden Linear of the MLPs (experts, towers, bottoms), as
+    # torch-rechub's MLP has it
+    batch_norm: bool = False
     # pairwise dot products of the id embeddings, into the MLP input and, by a linear
     # term per task, straight into each logit (DeepFM): preference is a user-item inner
     # product, which an MLP on concatenated embeddings learns slowly

@@ -50,6 +50,7 @@ class ESMM(nn.Module):
             layout.tasks,
             cfg.hidden_dims + cfg.tower_dims,
             cfg.dropout,
+            batch_norm=cfg.batch_norm,
             wide_dim=self.embedding.dots_dim,
         )
 

@@ -23,10 +23,15 @@ class MMoE(nn.Module):
         self.tasks = layout.tasks
         self.embedding = FeatureEmbedding(layout, cfg)
         in_dim = self.embedding.out_dim
-        self.experts = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout)
+        self.experts = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout, batch_norm=cfg.batch_norm)
         self.gates = nn.ModuleDict({task: Gate(in_dim, cfg.num_experts) for task in layout.tasks})
         self.towers = Towers(
-            self.experts.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout, wide_dim=self.embedding.dots_dim
+            self.experts.out_dim,
+            layout.tasks,
+            cfg.tower_dims,
+            cfg.dropout,
+            batch_norm=cfg.batch_norm,
+            wide_dim=self.embedding.dots_dim,
         )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:

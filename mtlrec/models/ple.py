@@ -27,9 +27,12 @@ class ExtractionLevel(nn.Module):
         super().__init__()
         self.tasks = tasks
         self.specific = nn.ModuleDict(
-            {task: Experts(in_dim, cfg.specific_experts, cfg.expert_dims, cfg.dropout) for task in tasks}
+            {
+                task: Experts(in_dim, cfg.specific_experts, cfg.expert_dims, cfg.dropout, batch_norm=cfg.batch_norm)
+                for task in tasks
+            }
         )
-        self.shared = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout)
+        self.shared = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout, batch_norm=cfg.batch_norm)
         own = cfg.specific_experts + cfg.num_experts
         self.task_gates = nn.ModuleDict({task: Gate(in_dim, own) for task in tasks})
         everyone = len(tasks) * cfg.specific_experts + cfg.num_experts
@@ -64,7 +67,14 @@ class PLE(nn.Module):
             levels.append(ExtractionLevel(in_dim, layout.tasks, cfg, last=level == cfg.ple_levels - 1))
             in_dim = levels[-1].out_dim
         self.levels = nn.ModuleList(levels)
-        self.towers = Towers(in_dim, layout.tasks, cfg.tower_dims, cfg.dropout, wide_dim=self.embedding.dots_dim)
+        self.towers = Towers(
+            in_dim,
+            layout.tasks,
+            cfg.tower_dims,
+            cfg.dropout,
+            batch_norm=cfg.batch_norm,
+            wide_dim=self.embedding.dots_dim,
+        )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         embedded = self.embedding(batch)  # x [B, F], dots [B, P]

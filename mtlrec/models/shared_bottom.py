@@ -21,9 +21,14 @@ class SharedBottom(nn.Module):
         super().__init__()
         self.tasks = layout.tasks
         self.embedding = FeatureEmbedding(layout, cfg)
-        self.bottom = MLP(self.embedding.out_dim, cfg.hidden_dims, cfg.dropout)
+        self.bottom = MLP(self.embedding.out_dim, cfg.hidden_dims, cfg.dropout, batch_norm=cfg.batch_norm)
         self.towers = Towers(
-            self.bottom.out_dim, layout.tasks, cfg.tower_dims, cfg.dropout, wide_dim=self.embedding.dots_dim
+            self.bottom.out_dim,
+            layout.tasks,
+            cfg.tower_dims,
+            cfg.dropout,
+            batch_norm=cfg.batch_norm,
+            wide_dim=self.embedding.dots_dim,
         )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -22,12 +22,20 @@ class SingleTask(nn.Module):
         super().__init__()
         self.tasks = layout.tasks
         embeddings = {task: FeatureEmbedding(layout, cfg) for task in layout.tasks}
-        bottoms = {task: MLP(embeddings[task].out_dim, cfg.hidden_dims, cfg.dropout) for task in layout.tasks}
+        bottoms = {
+            task: MLP(embeddings[task].out_dim, cfg.hidden_dims, cfg.dropout, batch_norm=cfg.batch_norm)
+            for task in layout.tasks
+        }
         self.embeddings = nn.ModuleDict(embeddings)
         self.bottoms = nn.ModuleDict(bottoms)
         first = layout.tasks[0]
         self.towers = Towers(
-            bottoms[first].out_dim, layout.tasks, cfg.tower_dims, cfg.dropout, wide_dim=embeddings[first].dots_dim
+            bottoms[first].out_dim,
+            layout.tasks,
+            cfg.tower_dims,
+            cfg.dropout,
+            batch_norm=cfg.batch_norm,
+            wide_dim=embeddings[first].dots_dim,
         )
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -63,10 +63,13 @@ def test_every_model_returns_one_logit_per_row_for_each_task(name: str) -> None:
         assert torch.isfinite(logits[task]).all()
 
 
+@pytest.mark.parametrize("batch_norm", [False, True])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_every_model_learns_a_small_learnable_problem(name: str) -> None:
+def test_every_model_learns_a_small_learnable_problem(name: str, batch_norm: bool) -> None:
     torch.manual_seed(0)
-    model = build_model(dataclasses.replace(CFG, name=name), LAYOUT)
+    model = build_model(dataclasses.replace(CFG, name=name, batch_norm=batch_norm), LAYOUT)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert bool(norms) == batch_norm
     loss_fn = build_loss(TrainConfig(tasks=TASKS, task_weights=(1.0, 1.0)))
     batch = learnable_batch()
     assert batch.labels is not None
