@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -17,6 +18,7 @@ def delta_version(spark: SparkSession, path: str) -> int:
     return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_every_write_returns_the_version_delta_records_past_a_checkpoint(spark: SparkSession, tmp_path: Path) -> None:
     path = str(tmp_path / "t")
     day = dt.date(2026, 11, 1)

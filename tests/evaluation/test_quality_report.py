@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
@@ -15,6 +16,7 @@ from mtlrec.evaluation.sections import Image, Table, to_markdown
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 
 
+@pytest.mark.slow
 def test_dq_daily_and_by_reason_give_counts_per_run_date_and_drop_reasons_that_took_nothing(
     spark: SparkSession,
 ) -> None:
