@@ -20,7 +20,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import MLP, Towers
+from mtlrec.models.blocks import MLP, Layer, Towers
 from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
@@ -45,18 +45,13 @@ class AITM(nn.Module):
         super().__init__()
         self.tasks = layout.tasks
         self.embedding = FeatureEmbedding(layout, cfg)
-        encoders = {
-            task: MLP(self.embedding.out_dim, cfg.hidden_dims, cfg.dropout, batch_norm=cfg.batch_norm)
-            for task in layout.tasks
-        }
+        encoders = {task: MLP(self.embedding.out_dim, cfg.hidden_dims, Layer.of(cfg)) for task in layout.tasks}
         self.encoders = nn.ModuleDict(encoders)
         dim = encoders[layout.tasks[0]].out_dim
         later = layout.tasks[1:]
         self.transfer = nn.ModuleDict({task: nn.Sequential(nn.Linear(dim, dim), nn.ReLU()) for task in later})
         self.attention = nn.ModuleDict({task: AdaptiveTransfer(dim) for task in later})
-        self.towers = Towers(
-            dim, layout.tasks, cfg.tower_dims, cfg.dropout, batch_norm=cfg.batch_norm, wide_dim=self.embedding.dots_dim
-        )
+        self.towers = Towers(dim, layout.tasks, cfg.tower_dims, Layer.of(cfg), wide_dim=self.embedding.dots_dim)
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         inputs = self.embedding(batch)  # x [B, F], dots [B, P]

@@ -6,20 +6,35 @@ The input block (embeddings) is in `mtlrec.models.embedding`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from mtlrec.models.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What each hidden layer of every MLP gets: BatchNorm before its ReLU, dropout after."""
+
+    dropout: float = 0.0
+    batch_norm: bool = False
+
+    @classmethod
+    def of(cls, cfg: ModelConfig) -> Layer:
+        return cls(dropout=cfg.dropout, batch_norm=cfg.batch_norm)
 
 
 class MLP(nn.Sequential):
     """Linear -> (BatchNorm) -> ReLU -> Dropout for each width in `dims`; identity when `dims` is empty."""
 
-    def __init__(self, in_dim: int, dims: tuple[int, ...], dropout: float = 0.0, batch_norm: bool = False) -> None:
+    def __init__(self, in_dim: int, dims: tuple[int, ...], layer: Layer = Layer()) -> None:
         layers: list[nn.Module] = []
         prev = in_dim
         for width in dims:
-            norm = [nn.BatchNorm1d(width)] if batch_norm else []
-            layers += [nn.Linear(prev, width), *norm, nn.ReLU(), nn.Dropout(dropout)]
+            norm = [nn.BatchNorm1d(width)] if layer.batch_norm else []
+            layers += [nn.Linear(prev, width), *norm, nn.ReLU(), nn.Dropout(layer.dropout)]
             prev = width
         super().__init__(*layers)
         self.out_dim: int = prev
@@ -33,19 +48,13 @@ class Towers(nn.Module):
     """
 
     def __init__(
-        self,
-        in_dim: int,
-        tasks: tuple[str, ...],
-        dims: tuple[int, ...],
-        dropout: float = 0.0,
-        batch_norm: bool = False,
-        wide_dim: int = 0,
+        self, in_dim: int, tasks: tuple[str, ...], dims: tuple[int, ...], layer: Layer = Layer(), wide_dim: int = 0
     ) -> None:
         super().__init__()
         self.tasks = tasks
         self.towers = nn.ModuleDict()
         for task in tasks:
-            body = MLP(in_dim, dims, dropout, batch_norm)
+            body = MLP(in_dim, dims, layer)
             self.towers[task] = nn.Sequential(body, nn.Linear(body.out_dim, 1))
         self.wide = nn.ModuleDict({t: nn.Linear(wide_dim, 1, bias=False) for t in tasks}) if wide_dim else None
 
@@ -65,11 +74,9 @@ class Towers(nn.Module):
 class Experts(nn.Module):
     """`num_experts` independent MLPs applied to the same input."""
 
-    def __init__(
-        self, in_dim: int, num_experts: int, dims: tuple[int, ...], dropout: float = 0.0, batch_norm: bool = False
-    ) -> None:
+    def __init__(self, in_dim: int, num_experts: int, dims: tuple[int, ...], layer: Layer = Layer()) -> None:
         super().__init__()
-        self.experts = nn.ModuleList(MLP(in_dim, dims, dropout, batch_norm) for _ in range(num_experts))
+        self.experts = nn.ModuleList(MLP(in_dim, dims, layer) for _ in range(num_experts))
         self.out_dim: int = dims[-1] if dims else in_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import Towers
+from mtlrec.models.blocks import Layer, Towers
 from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
@@ -49,8 +49,7 @@ class ESMM(nn.Module):
             self.embedding.out_dim,
             layout.tasks,
             cfg.hidden_dims + cfg.tower_dims,
-            cfg.dropout,
-            batch_norm=cfg.batch_norm,
+            Layer.of(cfg),
             wide_dim=self.embedding.dots_dim,
         )
 

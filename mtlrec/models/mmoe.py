@@ -12,7 +12,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import Experts, Gate, Towers
+from mtlrec.models.blocks import Experts, Gate, Layer, Towers
 from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
@@ -23,14 +23,13 @@ class MMoE(nn.Module):
         self.tasks = layout.tasks
         self.embedding = FeatureEmbedding(layout, cfg)
         in_dim = self.embedding.out_dim
-        self.experts = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout, batch_norm=cfg.batch_norm)
+        self.experts = Experts(in_dim, cfg.num_experts, cfg.expert_dims, Layer.of(cfg))
         self.gates = nn.ModuleDict({task: Gate(in_dim, cfg.num_experts) for task in layout.tasks})
         self.towers = Towers(
             self.experts.out_dim,
             layout.tasks,
             cfg.tower_dims,
-            cfg.dropout,
-            batch_norm=cfg.batch_norm,
+            Layer.of(cfg),
             wide_dim=self.embedding.dots_dim,
         )
 

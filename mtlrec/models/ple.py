@@ -15,7 +15,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import Experts, Gate, Towers
+from mtlrec.models.blocks import Experts, Gate, Layer, Towers
 from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
@@ -27,12 +27,9 @@ class ExtractionLevel(nn.Module):
         super().__init__()
         self.tasks = tasks
         self.specific = nn.ModuleDict(
-            {
-                task: Experts(in_dim, cfg.specific_experts, cfg.expert_dims, cfg.dropout, batch_norm=cfg.batch_norm)
-                for task in tasks
-            }
+            {task: Experts(in_dim, cfg.specific_experts, cfg.expert_dims, Layer.of(cfg)) for task in tasks}
         )
-        self.shared = Experts(in_dim, cfg.num_experts, cfg.expert_dims, cfg.dropout, batch_norm=cfg.batch_norm)
+        self.shared = Experts(in_dim, cfg.num_experts, cfg.expert_dims, Layer.of(cfg))
         own = cfg.specific_experts + cfg.num_experts
         self.task_gates = nn.ModuleDict({task: Gate(in_dim, own) for task in tasks})
         everyone = len(tasks) * cfg.specific_experts + cfg.num_experts
@@ -71,8 +68,7 @@ class PLE(nn.Module):
             in_dim,
             layout.tasks,
             cfg.tower_dims,
-            cfg.dropout,
-            batch_norm=cfg.batch_norm,
+            Layer.of(cfg),
             wide_dim=self.embedding.dots_dim,
         )
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import MLP, Towers
+from mtlrec.models.blocks import MLP, Layer, Towers
 from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
@@ -21,13 +21,12 @@ class SharedBottom(nn.Module):
         super().__init__()
         self.tasks = layout.tasks
         self.embedding = FeatureEmbedding(layout, cfg)
-        self.bottom = MLP(self.embedding.out_dim, cfg.hidden_dims, cfg.dropout, batch_norm=cfg.batch_norm)
+        self.bottom = MLP(self.embedding.out_dim, cfg.hidden_dims, Layer.of(cfg))
         self.towers = Towers(
             self.bottom.out_dim,
             layout.tasks,
             cfg.tower_dims,
-            cfg.dropout,
-            batch_norm=cfg.batch_norm,
+            Layer.of(cfg),
             wide_dim=self.embedding.dots_dim,
         )
 

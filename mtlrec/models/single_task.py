@@ -12,7 +12,7 @@ from torch import nn
 
 from mtlrec.layout import FeatureLayout
 from mtlrec.models.batch import Batch
-from mtlrec.models.blocks import MLP, Towers
+from mtlrec.models.blocks import MLP, Layer, Towers
 from mtlrec.models.config import ModelConfig
 from mtlrec.models.embedding import FeatureEmbedding
 
@@ -22,10 +22,7 @@ class SingleTask(nn.Module):
         super().__init__()
         self.tasks = layout.tasks
         embeddings = {task: FeatureEmbedding(layout, cfg) for task in layout.tasks}
-        bottoms = {
-            task: MLP(embeddings[task].out_dim, cfg.hidden_dims, cfg.dropout, batch_norm=cfg.batch_norm)
-            for task in layout.tasks
-        }
+        bottoms = {task: MLP(embeddings[task].out_dim, cfg.hidden_dims, Layer.of(cfg)) for task in layout.tasks}
         self.embeddings = nn.ModuleDict(embeddings)
         self.bottoms = nn.ModuleDict(bottoms)
         first = layout.tasks[0]
@@ -33,8 +30,7 @@ class SingleTask(nn.Module):
             bottoms[first].out_dim,
             layout.tasks,
             cfg.tower_dims,
-            cfg.dropout,
-            batch_norm=cfg.batch_norm,
+            Layer.of(cfg),
             wide_dim=embeddings[first].dots_dim,
         )
 

@@ -80,12 +80,12 @@ class TrainConfig:
                 self.task_weighting in TASK_WEIGHTINGS,
                 f"train.task_weighting must be one of {sorted(TASK_WEIGHTINGS)}, got {self.task_weighting!r}",
             ),
-            # FSDP frees each module's gathered weights as soon as backward passes it, so
-            # neither a sparse gradient nor GradNorm's extra per-task backward can run there
             (
                 self.embedding_decay == 0 or not self.sparse_embeddings,
                 "train.embedding_decay needs dense table gradients: set train.sparse_embeddings: false",
             ),
+            # FSDP frees each module's gathered weights as soon as backward passes it, so
+            # neither a sparse gradient nor GradNorm's extra per-task backward can run there
             (
                 self.parallelism == "ddp" or not self.sparse_embeddings,
                 "train.sparse_embeddings needs train.parallelism: ddp",
