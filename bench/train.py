@@ -4,8 +4,9 @@ On the same samples table and the same model (an MMoE of ~4M parameters, most of
 embedding rows: emb 16, 4 experts, batch 2048), side by side in one run:
 
 - the ceiling: the train split loaded into memory as ready tensors, trained in this
-  one process with `mtlrec.train.loop.train_epoch`, once with dense AdamW and once
-  with sparse embedding gradients + SparseAdam;
+  one process with `mtlrec.train.loop.train_epoch`, once with the default recipe
+  (dense table gradients, Adam with L2 on every parameter; the result key keeps its
+  old name, `dense_adamw`) and once with sparse embedding gradients + SparseAdam;
 - the Ray pipeline: `run_training` (Ray Train workers streaming their shard from
   `ray.data.read_delta`) with 1 and with 2 workers, in the faster ceiling's mode.
 
@@ -40,6 +41,7 @@ from mtlrec.layout import feature_layout
 from mtlrec.models import Batch, collate
 from mtlrec.models.batch import WEIGHT
 from mtlrec.ray_cluster import ensure_ray
+from mtlrec.train.config import TrainConfig
 from mtlrec.train.driver import run_training
 from mtlrec.train.loop import train_epoch
 from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
@@ -67,10 +69,15 @@ def in_memory_batches(cfg: Config, path: str, version: int, max_rows: int | None
     return [collate({c: a[i : i + size] for c, a in arrays.items()}, layout) for i in range(0, len(frame), size)]
 
 
+def sparse_recipe(tc: TrainConfig) -> TrainConfig:
+    """Sparse table gradients and SparseAdam; the tables' per-step decay needs dense ones."""
+    return dataclasses.replace(tc, sparse_embeddings=True, embedding_decay=0.0)
+
+
 def ceiling(cfg: Config, batches: list[Batch], sparse: bool, epochs: int) -> float:
     """Samples/s of `train_epoch` on ready tensors in this process, after a short warm-up."""
     torch.manual_seed(cfg.train.seed)
-    tc = dataclasses.replace(cfg.train, sparse_embeddings=sparse)
+    tc = sparse_recipe(cfg.train) if sparse else cfg.train
     objective = build_objective(cfg)
     if sparse:
         use_sparse_gradients(objective)
@@ -121,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     path, version = storage.arrow_uri(samples["path"]), int(samples["version"])
 
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as the Ray workers do (mtlrec/train/worker.py)
     load_before = os.getloadavg()
     batches = in_memory_batches(cfg, path, version, args.max_rows)
     ceilings = {
@@ -129,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     del batches
     faster = max(ceilings, key=lambda k: ceilings[k])
-    ray_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, sparse_embeddings=faster == "sparse_adam"))
+    ray_cfg = dataclasses.replace(cfg, train=sparse_recipe(cfg.train)) if faster == "sparse_adam" else cfg
     ensure_ray(cfg.ray)
     ray = {f"{w}_worker{'s' if w > 1 else ''}": ray_throughput(ray_cfg, path, version, w, root) for w in (1, 2)}
     one, two = ray["1_worker"]["samples_per_s"], ray["2_workers"]["samples_per_s"]

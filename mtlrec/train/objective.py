@@ -78,34 +78,33 @@ def use_sparse_gradients(module: nn.Module) -> None:
 
 
 def build_optimizers(objective: nn.Module, tc: TrainConfig) -> list[torch.optim.Optimizer]:
-    """AdamW for dense parameters, and SparseAdam for tables with sparse gradients.
+    """Adam for dense parameters and dense tables, and SparseAdam for tables with sparse gradients.
 
-    Weight decay applies to the dense layers only: the tables are regularised through
-    `train.embedding_l2`, the same way whether their gradients are dense or sparse,
-    and a learnt task weighting is not decayed at all. With `train.embedding_decay`,
-    the (dense) tables get Adam of their own with that L2 added to every row's
-    gradient at every step: a row a batch did not read then moves toward 0 by about
-    the learning rate (Adam normalises the step), a row read often barely, so the
-    shrinkage falls on rare ids (frequency-aware).
+    The regularisation is L2 added to the gradient at every step (coupled, as
+    `torch.optim.Adam`'s `weight_decay`): `train.weight_decay` on the dense layers,
+    `train.embedding_decay` on every row of each (dense) id table. A table row a batch
+    did not read then moves toward 0 by about the learning rate (Adam normalises the
+    step) and a row read often barely, so the shrinkage falls on rare ids
+    (frequency-aware). A learnt task weighting is not decayed. `train.embedding_l2`, a
+    penalty in the loss on the rows each batch reads, works with sparse tables too.
     """
     tables = embedding_tables(objective)
+    table_params = {id(p) for t in tables for p in t.parameters()}
     sparse = {id(p) for t in tables if t.sparse for p in t.parameters()}
-    dense_tables = {id(p) for t in tables if not t.sparse for p in t.parameters()}
-    decayed = dense_tables if tc.embedding_decay > 0 else set()
-    losses = [m for m in objective.modules() if isinstance(m, MultiTaskLoss)]
-    no_decay = {id(p) for t in tables for p in t.parameters()} | {id(p) for m in losses for p in m.parameters()}
+    losses = {id(p) for m in objective.modules() if isinstance(m, MultiTaskLoss) for p in m.parameters()}
     params = list(objective.parameters())
     groups = [
-        {"params": [p for p in params if id(p) not in no_decay], "weight_decay": tc.weight_decay},
-        {
-            "params": [p for p in params if id(p) in no_decay and id(p) not in sparse | decayed],
-            "weight_decay": 0.0,
-        },
+        {"params": [p for p in params if id(p) not in table_params | losses], "weight_decay": tc.weight_decay},
+        {"params": [p for p in params if id(p) in table_params - sparse], "weight_decay": tc.embedding_decay},
+        {"params": [p for p in params if id(p) in losses], "weight_decay": 0.0},
     ]
-    optimizers: list[torch.optim.Optimizer] = [torch.optim.AdamW([g for g in groups if g["params"]], lr=tc.lr)]
+    # fused: one kernel over every parameter instead of a loop of small ops per tensor
+    # (the decayed tables are stepped whole at every step); FSDP's sharded parameters
+    # take the default
+    fused = tc.parallelism == "ddp"
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.Adam([g for g in groups if g["params"]], lr=tc.lr, fused=fused or None)
+    ]
     if sparse:
         optimizers.append(torch.optim.SparseAdam([p for p in params if id(p) in sparse], lr=tc.lr))
-    if decayed:
-        rows = [p for p in params if id(p) in decayed]
-        optimizers.append(torch.optim.Adam(rows, lr=tc.lr, weight_decay=tc.embedding_decay))
     return optimizers

@@ -36,7 +36,17 @@ ROWS = {S.TRAIN: 3001, S.VALID: 1001}
 
 def tiny_config(**train: object) -> Config:
     """The tiny model, trained as `train` overrides say (two workers by default)."""
-    tc = TrainConfig(workers=2, epochs=3, batch_size=256, lr=0.01, embedding_l2=0.0, patience=0, shuffle_buffer=0)
+    tc = TrainConfig(
+        workers=2,
+        epochs=3,
+        batch_size=256,
+        lr=0.01,
+        embedding_l2=0.0,
+        weight_decay=0.0,
+        embedding_decay=0.0,
+        patience=0,
+        shuffle_buffer=0,
+    )
     return Config(model=MODEL, train=dataclasses.replace(tc, **train))  # type: ignore[arg-type]
 
 

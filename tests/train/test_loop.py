@@ -80,24 +80,28 @@ def test_sparse_gradients_update_only_the_rows_a_batch_read(tiny: Any) -> None:
 
     train_epoch(objective, [batch], optimizers)
 
-    assert [type(o).__name__ for o in optimizers] == ["AdamW", "SparseAdam"]
+    assert [type(o).__name__ for o in optimizers] == ["Adam", "SparseAdam"]
     changed = (user_table.weight.detach() != before).any(dim=1)
     read = torch.zeros_like(changed)
     read[batch.sparse[:, 0]] = True
     assert torch.equal(changed, read)
 
 
-def test_weight_decay_applies_to_dense_layers_only(tiny: Any) -> None:
-    cfg = tiny.config(weight_decay=0.01, task_weighting="uncertainty")
+def test_weight_decay_falls_on_dense_layers_and_embedding_decay_on_tables_and_neither_on_task_weights(
+    tiny: Any,
+) -> None:
+    cfg = tiny.config(weight_decay=0.01, embedding_decay=0.02, task_weighting="uncertainty")
     objective = build_objective(cfg)
 
-    (adamw,) = build_optimizers(objective, cfg.train)
+    (adam,) = build_optimizers(objective, cfg.train)
 
-    decayed = {id(p) for g in adamw.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    decay = {id(p): g["weight_decay"] for g in adam.param_groups for p in g["params"]}
     tables = {id(p) for t in embedding_tables(objective) for p in t.parameters()}
-    assert id(objective.loss.weighting.log_var) not in decayed  # type: ignore[union-attr]
-    assert not decayed & tables
-    assert decayed == {id(p) for p in objective.parameters()} - tables - {id(objective.loss.weighting.log_var)}  # type: ignore[union-attr]
+    log_var = id(objective.loss.weighting.log_var)  # type: ignore[union-attr]
+    assert set(decay) == {id(p) for p in objective.parameters()}  # every parameter is trained
+    assert decay[log_var] == 0.0
+    assert {decay[t] for t in tables} == {0.02}
+    assert {v for k, v in decay.items() if k not in tables and k != log_var} == {0.01}
 
 
 def test_embedding_decay_shrinks_the_rows_a_batch_did_not_read_and_no_row_without_it(tiny: Any) -> None:
