@@ -37,10 +37,11 @@ from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config, load_config
 from mtlrec.models import Batch, collate
-from mtlrec.models.sizing import size_tables
+from mtlrec.run.summary import RunSummary
 from mtlrec.train.config import TrainConfig
 from mtlrec.train.loop import train_epoch
 from mtlrec.train.objective import build_objective, build_optimizers
+from mtlrec.train.publish import resolved
 
 RECIPES: dict[str, dict[str, Any]] = {
     "old_default": {"lr": 0.01, "weight_decay": 0.0, "embedding_decay": 0.0, "embedding_l2": 0.003},
@@ -50,13 +51,6 @@ RECIPES: dict[str, dict[str, Any]] = {
     "peer_optimizer": {"lr": 0.001, "weight_decay": 0.0, "embedding_decay": 0.0, "embedding_l2": 0.0},
 }
 PEER_WEIGHT_DECAY = 1e-4  # torch-rechub's example (bench/peer.py)
-
-
-def resolved(cfg: Config, root: str) -> Config:
-    """`cfg` with the run's context fields and tables sized from its vocabulary, as train resolves it."""
-    features = storage.read_json(f"{root}/runs/latest.json")["metrics"]["features"]
-    model = dataclasses.replace(cfg.model, context=run_layout(cfg, root).fields)
-    return dataclasses.replace(cfg, model=size_tables(model, features["vocabulary"]).model)
 
 
 def valid_aucs(objective: torch.nn.Module, valid: Batch, tasks: tuple[str, ...]) -> dict[str, float]:
@@ -104,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_flush_denormal(True)  # as the Ray workers do (mtlrec/train/worker.py)
     before = os.getloadavg()
     root = storage.absolute(args.root)
-    cfg = resolved(load_config(args.conf, [f"paths.root={root}"]), root)
+    # sized and with the run's context fields exactly as `train` resolves them
+    cfg, _ = resolved(load_config(args.conf, [f"paths.root={root}"]), RunSummary.load(root))
     layout = run_layout(cfg, root)
     frame, version = read_samples(root, layout)
     splits = {s: frame[frame[S.SPLIT] == s] for s in (S.TRAIN, S.VALID)}

@@ -16,7 +16,7 @@ class TrainConfig:
     workers: int = 2
     epochs: int = 8  # at most: early stopping picks the epoch on valid
     batch_size: int = 1024
-    # the long-tail recipe (bench/quality.py, README "Quality"): Adam at lr 1e-3 with L2
+    # the long-tail recipe (bench/recipe.py, README "Quality and speed"): Adam at lr 1e-3 with L2
     # added to the gradient of every parameter at every step, tables included; without
     # it the id tables memorise rare ids within one or two epochs
     lr: float = 0.001
