@@ -137,4 +137,6 @@ def test_the_trained_model_reads_the_fields_and_scores_follow_the_serving_value(
     both = scored(layout).alias("a").join(scored(lower).alias("b"), on=[S.USER_ID, S.ITEM_ID])
     assert both.count() == 1000
     moved = both.agg(F.count_if(F.abs(F.col("a.p_click") - F.col("b.p_click")) > F.lit(1e-6))).first()[0]
-    assert moved == 1000
+    # nearly every pair: one whose hidden units the slot reaches are all inactive (ReLU)
+    # may keep its score (CI saw 999 of 1000); a serving value left unused moves none
+    assert moved >= 990

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -86,10 +87,11 @@ def _comparable(field: T.StructField) -> Column:
     return col
 
 
-def table_hashes(spark: SparkSession, root: Path) -> dict[str, tuple[int, int]]:
-    """Table name -> (rows, content hash) of every Delta table under `root`, as they stand."""
+def table_hashes(spark: SparkSession, root: Path, names: list[str] | None = None) -> dict[str, tuple[int, int]]:
+    """Table name -> (rows, content hash) of every Delta table under `root` (or of
+    `names` only: a crashed run's commits), as they stand."""
     out = {}
-    for name in storage.list_dirs(f"{root}/tables"):
+    for name in storage.list_dirs(f"{root}/tables") if names is None else names:
         df = tables.read(spark, paths.table(str(root), name))
         fields = sorted((f for f in df.schema.fields if f.name not in RUN_COLUMNS), key=lambda f: f.name)
         row_hash = F.xxhash64(*[_comparable(f) for f in fields]).cast("decimal(38,0)")
@@ -99,12 +101,13 @@ def table_hashes(spark: SparkSession, root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-Hashes = Callable[[Path], dict[str, tuple[int, int]]]
+Hashes = Callable[..., dict[str, tuple[int, int]]]
 
 
 @pytest.fixture(scope="session")
 def hashes(spark: SparkSession) -> Hashes:
-    return lambda root: table_hashes(spark, root)
+    """`hashes(root)`: every table's (rows, hash); `hashes(root, names)`: those tables'."""
+    return functools.partial(table_hashes, spark)
 
 
 Commits = Callable[..., contextlib.AbstractContextManager[list[str]]]

@@ -35,8 +35,7 @@ def test_ingest_crashed_after_each_commit_in_turn_then_run_again_gives_the_clean
             assert cli(tmp_path, "ingest", "--date", DAY, raw=raw_log) == 1
         assert seen == COMMITS[:k]
         assert "ingest" not in storage.read_json(f"{tmp_path}/runs/20261102.json")["stages"]
-        now = hashes(tmp_path)
-        assert {t: now[t] for t in COMMITS[:k]} == {t: clean[t] for t in COMMITS[:k]}, f"crash at commit {k}"
+        assert hashes(tmp_path, COMMITS[:k]) == {t: clean[t] for t in COMMITS[:k]}, f"crash at commit {k}"
 
     assert cli(tmp_path, "ingest", "--date", DAY, raw=raw_log) == 0
 
