@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ray
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 
 SCRIPT = """
 import json, ray

@@ -84,7 +84,8 @@ class TrainConfig:
             ),
             (
                 self.embedding_decay == 0 or not self.sparse_embeddings,
-                "train.embedding_decay needs dense table gradients: set train.sparse_embeddings: false",
+                "train.embedding_decay (default 0.0005) needs dense table gradients: set train.sparse_embeddings: "
+                "false, or train.embedding_decay: 0 with sparse tables (e.g. train.embedding_l2 instead)",
             ),
             # FSDP frees each module's gathered weights as soon as backward passes it, so
             # neither a sparse gradient nor GradNorm's extra per-task backward can run there

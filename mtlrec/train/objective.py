@@ -89,21 +89,22 @@ def build_optimizers(objective: nn.Module, tc: TrainConfig) -> list[torch.optim.
     penalty in the loss on the rows each batch reads, works with sparse tables too.
     """
     tables = embedding_tables(objective)
-    table_params = {id(p) for t in tables for p in t.parameters()}
     sparse = {id(p) for t in tables if t.sparse for p in t.parameters()}
+    dense_tables = {id(p) for t in tables if not t.sparse for p in t.parameters()}
     losses = {id(p) for m in objective.modules() if isinstance(m, MultiTaskLoss) for p in m.parameters()}
+    not_layers = sparse | dense_tables | losses
     params = list(objective.parameters())
     groups = [
-        {"params": [p for p in params if id(p) not in table_params | losses], "weight_decay": tc.weight_decay},
-        {"params": [p for p in params if id(p) in table_params - sparse], "weight_decay": tc.embedding_decay},
+        {"params": [p for p in params if id(p) not in not_layers], "weight_decay": tc.weight_decay},
+        {"params": [p for p in params if id(p) in dense_tables], "weight_decay": tc.embedding_decay},
         {"params": [p for p in params if id(p) in losses], "weight_decay": 0.0},
     ]
     # fused: one kernel over every parameter instead of a loop of small ops per tensor
     # (the decayed tables are stepped whole at every step); FSDP's sharded parameters
     # take the default
-    fused = tc.parallelism == "ddp"
+    fused = True if tc.parallelism == "ddp" else None
     optimizers: list[torch.optim.Optimizer] = [
-        torch.optim.Adam([g for g in groups if g["params"]], lr=tc.lr, fused=fused or None)
+        torch.optim.Adam([g for g in groups if g["params"]], lr=tc.lr, fused=fused)
     ]
     if sparse:
         optimizers.append(torch.optim.SparseAdam([p for p in params if id(p) in sparse], lr=tc.lr))
