@@ -9,13 +9,17 @@ in a fresh process:
 - `floor`: Spark reads the same files as text with no parsing (`spark.read.text`,
   written to the `noop` sink, so every line is decompressed and materialised);
 - `ingest`: the ingest stage on all dates, from an empty `events` table (parse,
-  validate, bots, duplicates, Delta writes of events, quarantine and dq_metrics).
+  validate, bots, duplicates, Delta writes of events, quarantine and dq_metrics);
+- `duckdb` (JSON logs; `pip install -e '.[bench]'`): the tool a user would pick
+  instead doing the same job in SQL on 2 threads (bench/duckdb_ingest.py).
 
 Per run it records the wall seconds of the work itself (Spark's start-up excluded;
 for ingest the stage's seconds in the run summary), lines or events per second, and
 the peak resident memory of the process tree (driver JVM + Python workers, polled
 from /proc). `ratio` is ingest's lines per second over the floor's: the goal is at
-least 0.5. Results go to bench/results/ingest.json.
+least 0.5. `vs_duckdb` is ingest's process seconds (Spark's start-up counted) over
+DuckDB's (its import counted): issue 13's goal is at most 4 at 10M events. Results go
+to bench/results/ingest.json.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 from proctree import run_measured  # a module of this script's folder (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parents[1]
+DUCKDB = Path(__file__).resolve().parent / "duckdb_ingest.py"
 
 PYTHON = sys.executable
 STAGE = "import sys; from mtlrec.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -112,6 +117,22 @@ def floor(sets: list[str]) -> dict[str, Any]:
     }
 
 
+def duckdb_job(root: Path) -> dict[str, Any]:
+    out = root / "duckdb"
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    out.mkdir()
+    wall, peak, stdout, load = measured([PYTHON, str(DUCKDB), str(root / "raw"), str(out)])
+    words = next(line.split() for line in stdout.splitlines() if line.startswith("SECONDS"))
+    return {
+        "seconds": round(float(words[1]), 2),
+        "process_seconds": round(wall, 2),
+        "peak_rss_mb": peak >> 20,
+        "load": load,
+        "read": int(words[3]),
+        "clean": int(words[5]),
+    }
+
+
 def ingest(root: Path, sets: list[str]) -> dict[str, Any]:
     for table in ("events", "quarantine", "dq_metrics"):
         subprocess.run(["rm", "-rf", str(root / "tables" / table)], check=True)
@@ -136,6 +157,7 @@ def bench(events: int, fmt: str, args: argparse.Namespace) -> dict[str, Any]:
     size = sum(f.stat().st_size for f in (root / "raw").rglob("*.gz"))
     floors = [floor(sets) for _ in range(args.repeat)]
     ingests = [ingest(root, sets) for _ in range(args.repeat)]
+    duckdbs = [duckdb_job(root) for _ in range(args.repeat)] if fmt == "json" and not args.no_duckdb else []
     best_floor = min(floors, key=lambda r: r["seconds"])
     best_ingest = min(ingests, key=lambda r: r["seconds"])
     floor_rate = lines / best_floor["seconds"]
@@ -147,6 +169,16 @@ def bench(events: int, fmt: str, args: argparse.Namespace) -> dict[str, Any]:
         f" (load {best_floor['load']} / {best_ingest['load']})",
         flush=True,
     )
+    peer: dict[str, Any] = {}
+    if duckdbs:
+        best = min(duckdbs, key=lambda r: r["process_seconds"])
+        vs = best_ingest["process_seconds"] / best["process_seconds"]
+        print(
+            f"{'':>17} duckdb {best['process_seconds']:.1f} s, clean {best['clean']:,}"
+            f" (ingest {best_ingest['clean']:,}), ingest / duckdb {vs:.1f}x (load {best['load']})",
+            flush=True,
+        )
+        peer = {"duckdb": {**best, "runs": duckdbs}, "vs_duckdb": round(vs, 2)}
     return {
         "format": fmt,
         "events": events,
@@ -155,6 +187,7 @@ def bench(events: int, fmt: str, args: argparse.Namespace) -> dict[str, Any]:
         "floor": {**best_floor, "lines_per_s": round(floor_rate), "runs": floors},
         "ingest": {**best_ingest, "events_per_s": round(ingest_rate), "runs": ingests},
         "ratio": round(ingest_rate / floor_rate, 3),
+        **peer,
     }
 
 
@@ -165,6 +198,7 @@ def main() -> None:
     parser.add_argument("--root", default="/tmp/mtlrec-bench-ingest", help="where the logs and tables go")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the fastest counts")
     parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB peer (JSON logs only)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "ingest.json"))
     parser.add_argument("--keep", action="store_true", help="keep the generated logs and tables")
     args = parser.parse_args()
@@ -172,6 +206,7 @@ def main() -> None:
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "note": "lines/s: lines read (events and dirt) per wall second of the work; ratio = ingest / floor;"
+        " vs_duckdb = ingest's process seconds / DuckDB's (start-up counted in both);"
         " load: the machine's 1-minute load average as each run ended (2 cores: above 2, other work shared them)",
         "results": results,
     }

@@ -1,0 +1,175 @@
+"""The whole pipeline at growing log sizes: seconds and peak memory per stage, a cost model
+to 100M events, and the plot (issue 13).
+
+    .venv/bin/python bench/scaling.py                                 # 1M, 2M and 10M events, realistic profile
+    .venv/bin/python bench/scaling.py --sizes 20000 40000 --out /tmp/s.json   # a quick check that it runs
+
+For each size it generates a log (not measured), then runs `ingest`, `features`, `train`,
+`evaluate` and `score` each in a fresh process, as a scheduler would, on the profile of
+`--conf` with `generate.events` set to the size (the realistic profile keeps its 200k
+users and 50k items: a bigger log is more of the same population). Per stage it records
+the stage's seconds (run summary), the process's wall seconds (Spark's and Ray's start-up
+counted), the peak resident memory of the process tree (driver JVM, Python workers, Ray
+workers; polled from /proc) and the machine's load as it ended.
+
+The cost model of a stage is `seconds = fixed + per_event * events`, fitted by least
+squares on the measured sizes (the process seconds); it gives the 100M extrapolation.
+`per_million_rise` is the last size's process seconds per million events over the first
+size's, less 1: issue 13's goal is at most 0.20 per stage. The JSON goes to
+bench/results/scaling.json and the plot (seconds and peak memory by size, the model's
+lines to 100M) to bench/results/scaling.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from proctree import run_measured  # a module of this script's folder (bench/ is not a package)
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+STAGES = ("ingest", "features", "train", "evaluate", "score")
+EXTRAPOLATE_TO = 100_000_000
+
+
+def run(args: list[str], log: Path) -> tuple[float, int]:
+    """`mtlrec <args>` in a fresh process; its wall seconds and peak tree RSS (bytes)."""
+    with log.open("w") as out:
+        seconds, peak, code, _, _ = run_measured(
+            [PYTHON, "-m", "mtlrec.cli", *args], cwd=REPO, stdout=out, interval=0.5
+        )
+    if code != 0:
+        raise SystemExit(f"mtlrec {' '.join(args[:3])} ... failed ({code}); see {log}")
+    return seconds, peak
+
+
+def sized(events: int, root: Path, conf: str, sets: list[str]) -> list[str]:
+    """`--conf` and `--set`s for a log of about `events` events under `root`."""
+    overrides = [
+        f"paths.root={root}",
+        f"generate.events={events}",
+        f"generate.partitions={max(4, events // 250_000)}",
+        f"spark.shuffle_partitions={max(4, events // 500_000)}",
+        "spark.progress=false",
+        *sets,
+    ]
+    return ["--conf", conf, *[a for s in overrides for a in ("--set", s)]]
+
+
+def measure(events: int, args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(args.root) / str(events)
+    options = sized(events, root, args.conf, args.set)
+    logs = root / "logs"
+    if not (root / "raw" / "_manifest.json").exists():
+        print(f"generating ~{events:,} events under {root} ...", flush=True)
+        logs.mkdir(parents=True, exist_ok=True)
+        run(["generate", *options], logs / "generate.log")
+    logs.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((root / "raw" / "_manifest.json").read_text())
+    stages: dict[str, Any] = {}
+    for stage in STAGES:
+        first = ["--new-run"] if stage == STAGES[0] else []
+        wall, peak = run([stage, *first, *options], logs / f"{stage}.log")
+        summary = json.loads((root / "runs" / "latest.json").read_text())
+        stages[stage] = {
+            "seconds": summary["stages"][stage]["seconds"],
+            "process_seconds": round(wall, 1),
+            "peak_rss_mb": peak >> 20,
+            "load": round(os.getloadavg()[0], 1),
+        }
+        print(f"{events:>12,} {stage:>9}: {wall:7.1f} s, peak {peak >> 20:,} MB", flush=True)
+    summary = json.loads((root / "runs" / "latest.json").read_text())
+    lines = sum(manifest["totals"].values())
+    return {"events": events, "lines": lines, "stages": stages, "metrics": summary["metrics"]}
+
+
+def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares `fixed + per_event * events` through `points` (events, seconds)."""
+    n = len(points)
+    if n == 1:
+        return 0.0, points[0][1] / points[0][0]
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+    return my - slope * mx, slope
+
+
+def model(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for stage in STAGES:
+        points = [(r["events"], r["stages"][stage]["process_seconds"]) for r in runs]
+        fixed, per_event = fit(points)
+        (x0, y0), (x1, y1) = points[0], points[-1]
+        out[stage] = {
+            "fixed_seconds": round(fixed, 1),
+            "seconds_per_million": round(per_event * 1e6, 2),
+            f"seconds_at_{EXTRAPOLATE_TO // 1_000_000}M": round(fixed + per_event * EXTRAPOLATE_TO),
+            "per_million_rise": round((y1 / x1) / (y0 / x0) - 1, 3) if len(points) > 1 else None,
+            "peak_rss_mb": [r["stages"][stage]["peak_rss_mb"] for r in runs],
+        }
+    return out
+
+
+def plot(runs: list[dict[str, Any]], fitted: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["events"] for r in runs]
+    grid = [min(sizes) * (EXTRAPOLATE_TO / min(sizes)) ** (i / 50) for i in range(51)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    for stage in STAGES:
+        line = left.plot(sizes, [r["stages"][stage]["process_seconds"] for r in runs], "o", label=stage)
+        fixed, per_million = fitted[stage]["fixed_seconds"], fitted[stage]["seconds_per_million"]
+        left.plot(grid, [fixed + per_million * x / 1e6 for x in grid], "--", color=line[0].get_color(), alpha=0.6)
+        right.plot(sizes, [r["stages"][stage]["peak_rss_mb"] / 1024 for r in runs], "o-", label=stage)
+    left.set(xscale="log", yscale="log", xlabel="events", ylabel="process seconds (2 cores)")
+    left.set_title("seconds per stage: measured (dots), fixed + linear model (dashes) to 100M")
+    right.set(xscale="log", xlabel="events", ylabel="peak RSS of the process tree (GB)", title="peak memory per stage")
+    left.legend()
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 2_000_000, 10_000_000])
+    parser.add_argument("--conf", default="conf/realistic.yaml")
+    parser.add_argument("--set", action="append", default=[], help="more config overrides, section.key=value")
+    parser.add_argument("--root", default="/tmp/mtlrec-bench-scaling", help="where the logs and tables go")
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "scaling.json"))
+    args = parser.parse_args()
+    runs = [measure(events, args) for events in sorted(args.sizes)]
+    fitted = model(runs)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "conf": args.conf,
+        "sets": args.set,
+        "note": "process_seconds: each stage in a fresh process, start-up counted; load: the 1-minute load"
+        " average as the stage ended (2 cores: above 2, other work shared them); the model is fitted on"
+        " process_seconds",
+        "runs": runs,
+        "model": fitted,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    plot(runs, fitted, out.with_suffix(".png"))
+    for stage, m in fitted.items():
+        print(
+            f"{stage:>9}: {m['fixed_seconds']:.0f} s + {m['seconds_per_million']:.1f} s per million events,"
+            f" ~{m[f'seconds_at_{EXTRAPOLATE_TO // 1_000_000}M']:,} s at 100M, rise per million {m['per_million_rise']}"
+        )
+    print(f"written {out} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
