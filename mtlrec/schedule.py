@@ -12,7 +12,8 @@ A dated run is the run `D` names (run id `YYYYMMDD`, summary `<root>/runs/YYYYMM
 
 Stages a run date already completed are skipped when the date is run again (after a
 failure, the run picks up at the failed stage), unless their inputs changed since
-(`fingerprint`: a new file in `dt=D`, another version of a table they read); `--force`
+(`fingerprint`: a new file in `dt=D`, another version of a table they read, another
+value of a setting they read, the log's mapping included); `--force`
 runs them all again, and once one stage runs, every later stage runs too, since its
 inputs changed.
 """
@@ -26,6 +27,7 @@ import logging
 from mtlrec import schema as S
 from mtlrec import tables
 from mtlrec.config import Config
+from mtlrec.mapping import load_mapping
 from mtlrec.run import fingerprint, paths
 from mtlrec.run.summary import MODEL, RunSummary
 from mtlrec.spark_session import get_spark
@@ -36,6 +38,18 @@ log = logging.getLogger(__name__)
 DATED_STAGES = ("ingest", "features", "train", "evaluate", "score")
 ORDER = ("generate", *DATED_STAGES)
 run_id = paths.dated_run_id
+
+# the config sections each dated stage reads: a changed setting runs the stage again (and
+# so every later one, as whenever a stage runs); the keys naming the run's own dates are
+# not settings (a dated run sets them)
+SETTINGS = {
+    "ingest": ("input", "ingest"),
+    "features": ("features",),
+    "train": ("model", "train"),
+    "evaluate": ("evaluate",),
+    "score": ("score",),
+}
+RUN_DATES = {"ingest": ("dates", "date_range"), "features": ("dates",)}
 
 
 def days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -77,10 +91,27 @@ def skip_reason(stage: str, summary: RunSummary) -> str | None:
     return None
 
 
+def settings(stage: str, cfg: Config) -> dict[str, object]:
+    """The settings `stage` reads (`SETTINGS`), and for ingest the log's mapping itself."""
+    raw = cfg.to_dict()
+    chosen: dict[str, object] = {
+        section: {k: v for k, v in raw[section].items() if k not in RUN_DATES.get(section, ())}
+        for section in SETTINGS.get(stage, ())
+    }
+    if stage == "ingest":  # the file a mapping name stands for may change under the same name
+        mapping = dataclasses.asdict(load_mapping(cfg.input.mapping))
+        chosen["mapping"] = {k: v for k, v in mapping.items() if k != "name"}  # its content, wherever it is read
+    return chosen
+
+
 def input_fingerprint(stage: str, cfg: Config, summary: RunSummary) -> str:
     """What `stage` is about to read, as `run.fingerprint` states it ("" when unknown)."""
     if stage == "generate":
         return fingerprint.digest("config", cfg.to_dict()["generate"])
+    return fingerprint.with_settings(_inputs(stage, cfg, summary), settings(stage, cfg))
+
+
+def _inputs(stage: str, cfg: Config, summary: RunSummary) -> str:
     if stage == "ingest":
         path = cfg.input.path or paths.raw(cfg.paths.root)
         ic = cfg.ingest

@@ -3,8 +3,9 @@
 `ingest` reads files: its fingerprint is every input file of its run dates (path,
 size, modification time), so a late file landing in `dt=D` after D's run changes it.
 Later stages read tables other stages committed: their fingerprint is the table
-versions (and fingerprints) the run summary recorded for those stages. Equal
-fingerprints mean the same inputs; an empty one means unknown, and never matches.
+versions (and fingerprints) the run summary recorded for those stages. Either way the
+settings the stage reads go in too. Equal fingerprints mean the same inputs; an empty
+one means unknown, and never matches.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def input_files(path: str, dates: Sequence[dt.date]) -> str:
     base = path.rstrip("/")
     files = {day.isoformat(): storage.file_stats(f"{base}/{_DT}={day.isoformat()}") for day in sorted(set(dates))}
     return digest("files", {"path": base, "dates": files})
+
+
+def with_settings(inputs: str, settings: Any) -> str:
+    """The fingerprint of `inputs` read with `settings` ("" stays unknown)."""
+    return digest("read", {"inputs": inputs, "settings": settings}) if inputs else ""
 
 
 def upstream(records: Mapping[str, tuple[Mapping[str, int], str]]) -> str:

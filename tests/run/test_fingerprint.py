@@ -70,3 +70,38 @@ def test_a_record_without_a_fingerprint_is_never_taken_as_done(tmp_path: Path) -
     summary.record("features", 1.0, StageReport())  # a summary written before fingerprints
 
     assert not schedule.unchanged("features", cfg, summary)
+
+
+def test_a_changed_setting_or_mapping_runs_its_stage_again_and_the_run_dates_own_keys_do_not(tmp_path: Path) -> None:
+    raw = _input(tmp_path)
+    base = [f"paths.root={tmp_path}", f"input.path={raw}"]
+    summary = RunSummary.new(str(tmp_path), {}, run_id=schedule.run_id(D))
+
+    def record(overrides: list[str]) -> None:
+        cfg = load_config(None, [*base, *overrides])
+        for stage, version in (("ingest", 3), ("features", 7), ("train", 1)):
+            # recorded as a dated run records them: features with the event days it touched
+            ran = schedule.dated_config(cfg, D, [D, D + dt.timedelta(days=1)] if stage == "features" else None)
+            report = StageReport(tables={stage: version})
+            summary.record(stage, 1.0, report, fingerprint=schedule.input_fingerprint(stage, ran, summary))
+
+    def done(overrides: list[str]) -> dict[str, bool]:
+        cfg = schedule.dated_config(load_config(None, [*base, *overrides]), D)
+        return {stage: schedule.unchanged(stage, cfg, summary) for stage in ("ingest", "features", "train")}
+
+    record([])
+    assert done([]) == {"ingest": True, "features": True, "train": True}
+    # a setting of one stage: that stage (a dated run then runs every later one again too)
+    assert done(["features.attribution_hours=5"]) == {"ingest": True, "features": False, "train": True}
+    assert done(["model.embedding_dim=8"]) == {"ingest": True, "features": True, "train": False}
+    # the log's mapping is ingest's setting: another one re-reads the files
+    assert done(["input.mapping=mtlrec_realistic"]) == {"ingest": False, "features": True, "train": True}
+    # where a run's processes go is not a setting of what they compute
+    assert done(["spark.shuffle_partitions=9", "ray.num_cpus=1"]) == {"ingest": True, "features": True, "train": True}
+
+    mapping = tmp_path / "mine.yaml"
+    mapping.write_text((Path(__file__).parents[2] / "mtlrec/mappings/mtlrec.yaml").read_text())
+    record([f"input.mapping={mapping}"])
+    assert done([f"input.mapping={mapping}"])["ingest"]
+    mapping.write_text(mapping.read_text().replace("key: [event_id]", "key: [event_id, ts]"))  # same name, new content
+    assert not done([f"input.mapping={mapping}"])["ingest"]
