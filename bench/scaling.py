@@ -97,6 +97,8 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     mx = sum(x for x, _ in points) / n
     my = sum(y for _, y in points) / n
     slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+    # a stage does not get cheaper with more data: a falling fit is noise over a fixed cost
+    slope = max(slope, 0.0)
     return my - slope * mx, slope
 
 
@@ -146,8 +148,12 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="more config overrides, section.key=value")
     parser.add_argument("--root", default="/tmp/mtlrec-bench-scaling", help="where the logs and tables go")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "scaling.json"))
+    parser.add_argument("--refit", action="store_true", help="fit and plot the runs already in --out again")
     args = parser.parse_args()
-    runs = [measure(events, args) for events in sorted(args.sizes)]
+    if args.refit:
+        runs = json.loads(Path(args.out).read_text())["runs"]
+    else:
+        runs = [measure(events, args) for events in sorted(args.sizes)]
     fitted = model(runs)
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
