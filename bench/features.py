@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from proctree import run_measured  # a module of this script's folder (bench/ is not a package)
+from proctree import run_logged  # a module of this script's folder (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,11 +40,7 @@ STAGE = (
 
 def measured(cmd: list[str], log: Path) -> tuple[float, int]:
     """Run `cmd`, output to `log`; return its wall seconds and the peak RSS of its process tree."""
-    with log.open("w") as out:
-        seconds, peak, code, _, _ = run_measured(cmd, cwd=REPO, stdout=out, interval=0.5)
-    if code != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({code}); see {log}")
-    return seconds, peak
+    return run_logged(cmd, cwd=REPO, log=log)
 
 
 def task_skew(event_dir: Path) -> dict[str, Any]:

@@ -60,3 +60,12 @@ def run_measured(
     out, err = proc.communicate()
     watcher.join()
     return time.perf_counter() - start, peak[0], proc.returncode, out or "", err or ""
+
+
+def run_logged(cmd: list[str], *, cwd: Path, log: Path) -> tuple[float, int]:
+    """Run `cmd` with its output to `log`: wall seconds and peak tree RSS bytes; raises if it fails."""
+    with log.open("w") as out:
+        seconds, peak, code, _, _ = run_measured(cmd, cwd=cwd, stdout=out, interval=0.5)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({code}); see {log}")
+    return seconds, peak

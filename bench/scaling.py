@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from proctree import run_measured  # a module of this script's folder (bench/ is not a package)
+from proctree import run_logged  # a module of this script's folder (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -40,13 +40,7 @@ EXTRAPOLATE_TO = 100_000_000
 
 def run(args: list[str], log: Path) -> tuple[float, int]:
     """`mtlrec <args>` in a fresh process; its wall seconds and peak tree RSS (bytes)."""
-    with log.open("w") as out:
-        seconds, peak, code, _, _ = run_measured(
-            [PYTHON, "-m", "mtlrec.cli", *args], cwd=REPO, stdout=out, interval=0.5
-        )
-    if code != 0:
-        raise SystemExit(f"mtlrec {' '.join(args[:3])} ... failed ({code}); see {log}")
-    return seconds, peak
+    return run_logged([PYTHON, "-m", "mtlrec.cli", *args], cwd=REPO, log=log)
 
 
 def sized(events: int, root: Path, conf: str, sets: list[str]) -> list[str]:
@@ -66,11 +60,10 @@ def measure(events: int, args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.root) / str(events)
     options = sized(events, root, args.conf, args.set)
     logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     if not (root / "raw" / "_manifest.json").exists():
         print(f"generating ~{events:,} events under {root} ...", flush=True)
-        logs.mkdir(parents=True, exist_ok=True)
         run(["generate", *options], logs / "generate.log")
-    logs.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((root / "raw" / "_manifest.json").read_text())
     stages: dict[str, Any] = {}
     for stage in STAGES:

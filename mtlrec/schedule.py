@@ -39,10 +39,11 @@ DATED_STAGES = ("ingest", "features", "train", "evaluate", "score")
 ORDER = ("generate", *DATED_STAGES)
 run_id = paths.dated_run_id
 
-# the config sections each dated stage reads: a changed setting runs the stage again (and
+# the config sections each stage reads: a changed setting runs the stage again (and
 # so every later one, as whenever a stage runs); the keys naming the run's own dates are
 # not settings (a dated run sets them)
 SETTINGS = {
+    "generate": ("generate",),
     "ingest": ("input", "ingest"),
     "features": ("features",),
     "train": ("model", "train"),
@@ -106,12 +107,12 @@ def settings(stage: str, cfg: Config) -> dict[str, object]:
 
 def input_fingerprint(stage: str, cfg: Config, summary: RunSummary) -> str:
     """What `stage` is about to read, as `run.fingerprint` states it ("" when unknown)."""
-    if stage == "generate":
-        return fingerprint.digest("config", cfg.to_dict()["generate"])
     return fingerprint.with_settings(_inputs(stage, cfg, summary), settings(stage, cfg))
 
 
 def _inputs(stage: str, cfg: Config, summary: RunSummary) -> str:
+    if stage == "generate":
+        return "none"  # it reads nothing but its settings
     if stage == "ingest":
         path = cfg.input.path or paths.raw(cfg.paths.root)
         ic = cfg.ingest
