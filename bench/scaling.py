@@ -3,6 +3,7 @@ to 100M events, and the plot (issue 13).
 
     .venv/bin/python bench/scaling.py                                 # 1M, 2M and 10M events, realistic profile
     .venv/bin/python bench/scaling.py --sizes 20000 40000 --out /tmp/s.json   # a quick check that it runs
+    .venv/bin/python bench/scaling.py --sizes 1000000 --stages evaluate       # one stage again, after a change
 
 For each size it generates a log (not measured), then runs `ingest`, `features`, `train`,
 `evaluate` and `score` each in a fresh process, as a scheduler would, on the profile of
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,20 +45,34 @@ def run(args: list[str], log: Path) -> tuple[float, int]:
     return run_logged([PYTHON, "-m", "mtlrec.cli", *args], cwd=REPO, log=log)
 
 
-def sized(events: int, root: Path, conf: str, sets: list[str]) -> list[str]:
-    """`--conf` and `--set`s for a log of about `events` events under `root`."""
-    overrides = [
+def overrides(events: int, root: Path, sets: list[str]) -> list[str]:
+    """The config overrides for a log of about `events` events under `root`."""
+    return [
         f"paths.root={root}",
         f"generate.events={events}",
         f"generate.partitions={max(4, events // 250_000)}",
-        f"spark.shuffle_partitions={max(4, events // 500_000)}",
+        # >= 1 per 62.5k events: with 4 (the formula before), score ran out of heap at 2M
+        f"spark.shuffle_partitions={max(32, events // 62_500)}",
         "spark.progress=false",
         *sets,
     ]
-    return ["--conf", conf, *[a for s in overrides for a in ("--set", s)]]
 
 
-def measure(events: int, args: argparse.Namespace) -> dict[str, Any]:
+def sized(events: int, root: Path, conf: str, sets: list[str]) -> list[str]:
+    """`--conf` and `--set`s for a log of about `events` events under `root`."""
+    return ["--conf", conf, *[a for s in overrides(events, root, sets) for a in ("--set", s)]]
+
+
+def commit() -> str:
+    """The checked-out commit (with `+changes` when the tree differs from it)."""
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "mtlrec"], cwd=REPO, capture_output=True, text=True)
+    return rev.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def measure(events: int, args: argparse.Namespace, earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """Run `args.stages` on a log of `events`; the other stages' figures come from `earlier`
+    (the same size in --out). A re-measured stage keeps its earlier figures as `replaced`."""
     root = Path(args.root) / str(events)
     options = sized(events, root, args.conf, args.set)
     logs = root / "logs"
@@ -67,6 +83,12 @@ def measure(events: int, args: argparse.Namespace) -> dict[str, Any]:
     manifest = json.loads((root / "raw" / "_manifest.json").read_text())
     stages: dict[str, Any] = {}
     for stage in STAGES:
+        before = (earlier or {}).get("stages", {}).get(stage)
+        if stage not in args.stages:
+            if before is None:
+                raise SystemExit(f"no earlier figures of {stage} at {events:,} events in {args.out}: measure it")
+            stages[stage] = before
+            continue
         first = ["--new-run"] if stage == STAGES[0] else []
         wall, peak = run([stage, *first, *options], logs / f"{stage}.log")
         summary = json.loads((root / "runs" / "latest.json").read_text())
@@ -75,6 +97,9 @@ def measure(events: int, args: argparse.Namespace) -> dict[str, Any]:
             "process_seconds": round(wall, 1),
             "peak_rss_mb": peak >> 20,
             "load": round(os.getloadavg()[0], 1),
+            "commit": commit(),
+            "sets": args.set,  # the --set of this measurement (a re-measured stage may differ)
+            **({"replaced": {k: v for k, v in before.items() if k != "replaced"}} if before else {}),
         }
         print(f"{events:>12,} {stage:>9}: {wall:7.1f} s, peak {peak >> 20:,} MB", flush=True)
     summary = json.loads((root / "runs" / "latest.json").read_text())
@@ -98,7 +123,10 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
 def model(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for stage in STAGES:
-        points = [(r["events"], r["stages"][stage]["process_seconds"]) for r in runs]
+        measured = [r for r in runs if "process_seconds" in r["stages"][stage]]  # not the failed ones
+        points = [(r["events"], r["stages"][stage]["process_seconds"]) for r in measured]
+        if not points:
+            continue
         fixed, per_event = fit(points)
         (x0, y0), (x1, y1) = points[0], points[-1]
         out[stage] = {
@@ -106,7 +134,8 @@ def model(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "seconds_per_million": round(per_event * 1e6, 2),
             f"seconds_at_{EXTRAPOLATE_TO // 1_000_000}M": round(fixed + per_event * EXTRAPOLATE_TO),
             "per_million_rise": round((y1 / x1) / (y0 / x0) - 1, 3) if len(points) > 1 else None,
-            "peak_rss_mb": [r["stages"][stage]["peak_rss_mb"] for r in runs],
+            "peak_rss_mb": [r["stages"][stage]["peak_rss_mb"] for r in measured],
+            "failed_at": [r["events"] for r in runs if "failed" in r["stages"][stage]],
         }
     return out
 
@@ -120,11 +149,16 @@ def plot(runs: list[dict[str, Any]], fitted: dict[str, Any], path: Path) -> None
     sizes = [r["events"] for r in runs]
     grid = [min(sizes) * (EXTRAPOLATE_TO / min(sizes)) ** (i / 50) for i in range(51)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    for stage in STAGES:
-        line = left.plot(sizes, [r["stages"][stage]["process_seconds"] for r in runs], "o", label=stage)
+    for stage in fitted:
+        done = [r for r in runs if "process_seconds" in r["stages"][stage]]
+        line = left.plot(
+            [r["events"] for r in done], [r["stages"][stage]["process_seconds"] for r in done], "o", label=stage
+        )
         fixed, per_million = fitted[stage]["fixed_seconds"], fitted[stage]["seconds_per_million"]
         left.plot(grid, [fixed + per_million * x / 1e6 for x in grid], "--", color=line[0].get_color(), alpha=0.6)
-        right.plot(sizes, [r["stages"][stage]["peak_rss_mb"] / 1024 for r in runs], "o-", label=stage)
+        right.plot(
+            [r["events"] for r in done], [r["stages"][stage]["peak_rss_mb"] / 1024 for r in done], "o-", label=stage
+        )
     left.set(xscale="log", yscale="log", xlabel="events", ylabel="process seconds (2 cores)")
     left.set_title("seconds per stage: measured (dots), fixed + linear model (dashes) to 100M")
     right.set(xscale="log", xlabel="events", ylabel="peak RSS of the process tree (GB)", title="peak memory per stage")
@@ -132,6 +166,27 @@ def plot(runs: list[dict[str, Any]], fitted: dict[str, Any], path: Path) -> None
     right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def write(out: Path, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs and their cost model to `out`; returns the model."""
+    fitted = model(runs)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "conf": args.conf,
+        # the first measurement's --set (the logs were generated with it); each stage records its own
+        "sets": previous.get("sets", args.set),
+        "note": "process_seconds: each stage in a fresh process, start-up counted; load: the 1-minute load"
+        " average as the stage ended (2 cores: above 2, other work shared them); commit: the code it ran;"
+        " replaced: the stage's figures before it was measured again; the model is fitted on process_seconds",
+        "runs": runs,
+        "model": fitted,
+        **({"provenance": previous["provenance"]} if "provenance" in previous else {}),  # written by hand
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return fitted
 
 
 def main() -> None:
@@ -142,26 +197,23 @@ def main() -> None:
     parser.add_argument("--root", default="/tmp/mtlrec-bench-scaling", help="where the logs and tables go")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "scaling.json"))
     parser.add_argument("--refit", action="store_true", help="fit and plot the runs already in --out again")
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=list(STAGES),
+        help="measure only these (e.g. again after a change); the others' figures stay those in --out",
+    )
     args = parser.parse_args()
-    if args.refit:
-        runs = json.loads(Path(args.out).read_text())["runs"]
-    else:
-        runs = [measure(events, args) for events in sorted(args.sizes)]
-    fitted = model(runs)
-    report = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "conf": args.conf,
-        "sets": args.set,
-        "note": "process_seconds: each stage in a fresh process, start-up counted; load: the 1-minute load"
-        " average as the stage ended (2 cores: above 2, other work shared them); the model is fitted on"
-        " process_seconds",
-        "runs": runs,
-        "model": fitted,
-    }
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    plot(runs, fitted, out.with_suffix(".png"))
+    earlier = {r["events"]: r for r in json.loads(out.read_text())["runs"]} if out.exists() else {}
+    runs = dict(earlier)
+    if not args.refit:
+        for events in sorted(args.sizes):
+            runs[events] = measure(events, args, earlier.get(events))
+            write(out, args, [runs[e] for e in sorted(runs)])  # a stopped run keeps the sizes it finished
+    fitted = write(out, args, [runs[e] for e in sorted(runs)])
+    plot([runs[e] for e in sorted(runs)], fitted, out.with_suffix(".png"))
     for stage, m in fitted.items():
         print(
             f"{stage:>9}: {m['fixed_seconds']:.0f} s + {m['seconds_per_million']:.1f} s per million events,"

@@ -5,7 +5,7 @@ On the candidate pairs of a finished run (`mtlrec run`, e.g. `make demo`), side 
 - `ceiling`: the pairs' model inputs in memory as numpy, the model in this process on
   one thread, batches of `score.batch_size`: pairs/s on one core;
 - `spark_inference`: the same pairs (materialised once as Parquet) read by Spark, the
-  model applied by `with_predictions` (mapInPandas, the model loaded once per Python
+  model applied by `with_predictions` (mapInArrow, the model loaded once per Python
   worker), written to the `noop` sink; run twice, the second with warm Python workers;
 - `spark_transfer_only`: the same Spark job with a pass-through instead of the model:
   what moving the rows to Python and back costs on its own;
@@ -44,7 +44,7 @@ from mtlrec.run.summary import RunSummary
 from mtlrec.serving.candidates import candidate_pairs
 from mtlrec.serving.inference import ServedModel, with_predictions
 from mtlrec.serving.pairs import feature_pairs
-from mtlrec.serving.scored import last_feature_day
+from mtlrec.serving.scored import last_feature_day, users_as_of
 from mtlrec.spark_session import get_spark
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,10 +62,11 @@ def materialise_inputs(args: argparse.Namespace, out: Path) -> tuple[int, int]:
         return tables.read(spark, paths.table(cfg.paths.root, name), version)
 
     on_day = f"{S.DT} = DATE'{day.isoformat()}'"
-    users = table(S.USER_FEATURES_TABLE, summary.table_version(S.USER_FEATURES_TABLE)).where(on_day)
+    events = table(S.EVENTS_TABLE, summary.table_version(S.EVENTS_TABLE))
+    # every user the stage scores: lapsed ones too, from their last known feature row
+    users = users_as_of(table(S.USER_FEATURES_TABLE, summary.table_version(S.USER_FEATURES_TABLE)), events, day)
     items = table(S.ITEM_FEATURES_TABLE, summary.table_version(S.ITEM_FEATURES_TABLE)).where(on_day)
     cross = table(S.USER_CATEGORY_FEATURES_TABLE, summary.table_version(S.USER_CATEGORY_FEATURES_TABLE)).where(on_day)
-    events = table(S.EVENTS_TABLE, summary.table_version(S.EVENTS_TABLE))
     pairs = candidate_pairs(users, items, events, day=day, sc=cfg.score, catalogue_size=items.count())
     inputs = feature_pairs(
         pairs,
@@ -137,6 +138,11 @@ def main() -> int:
     parser.add_argument("--root", default="data", help="paths.root of a finished run")
     parser.add_argument("--out", default=str(RESULTS / "score.json"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides")
+    parser.add_argument(
+        "--stage-from-summary",
+        action="store_true",
+        help="take the score stage's figures from the run summary (a run that just scored) instead of running it",
+    )
     args = parser.parse_args()
     scratch = Path(args.root).resolve() / "bench-score-inputs"
 
@@ -147,10 +153,10 @@ def main() -> int:
     transfer = spark_transfer(args, scratch)
     one_core_s, rows = ceiling(args, scratch)
     assert rows == pairs
-    sets = [a for o in [f"paths.root={args.root}", *args.overrides] for a in ("--set", o)]
-    code = mtlrec(["score", "--conf", args.conf, *sets])
-    if code != 0:
-        raise SystemExit(f"mtlrec score failed ({code})")
+    if not args.stage_from_summary:
+        sets = [a for o in [f"paths.root={args.root}", *args.overrides] for a in ("--set", o)]
+        if mtlrec(["score", "--conf", args.conf, *sets]) != 0:
+            raise SystemExit("mtlrec score failed")
     stage = RunSummary.load(str(Path(args.root).resolve())).stages["score"].to_dict()
     shutil.rmtree(scratch, ignore_errors=True)
 

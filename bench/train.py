@@ -37,14 +37,13 @@ from quality import CONF, RESULTS, prepare  # a module of this script's folder (
 from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.config import Config, load_config
-from mtlrec.layout import feature_layout
 from mtlrec.models import Batch, collate
 from mtlrec.models.batch import WEIGHT
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.train.config import TrainConfig
 from mtlrec.train.driver import run_training
 from mtlrec.train.loop import train_epoch
-from mtlrec.train.objective import build_objective, build_optimizers, use_sparse_gradients
+from mtlrec.train.objective import build_objective, build_optimizers, model_layout, use_sparse_gradients
 
 MODEL = [
     "model.name=mmoe",
@@ -58,7 +57,7 @@ MODEL = [
 
 
 def in_memory_batches(cfg: Config, path: str, version: int, max_rows: int | None) -> list[Batch]:
-    layout = feature_layout(cfg.train.tasks)
+    layout = model_layout(cfg)  # with the context fields of a resolved config
     table = deltalake.DeltaTable(path, version=version)
     names = {f.name for f in table.schema().fields}
     columns = [*layout.columns, *cfg.train.tasks, *([WEIGHT] if WEIGHT in names else [])]
