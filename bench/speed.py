@@ -12,16 +12,18 @@ tables, what each stage is compared with, and writes the ratios (issue 13's goal
 - features: a floor, Spark reading `events` and writing one Delta table of
   per-(user, category, day) counts in a fresh process; `features / floor`, goal <= 3;
 - evaluate: its seconds over train's, both from the scaling run (goal <= 0.5), and the
-  same without the report's extras (feature importance, plots), timed by the stage;
-- train (the largest size, or `--train-at`): on the run's samples and its resolved model (tables sized
-  from the vocabulary, its context fields), the in-memory ceiling (ready tensors, one
-  process, 2 threads) with the default recipe, the Ray pipeline with 1 worker and the
-  default recipe (goal >= 0.7 of the ceiling), the pipeline as the stage ran it (2
-  workers, its last epoch) and torch-rechub's MMoE, one epoch of its own `MTLTrainer`
-  (goal: the pipeline >= 2x the peer's samples/s);
-- score (the largest size, or `--score-at`): `bench/score.py` on the run's scoring day, its stage
-  figures taken from the scaling run (goals: Spark inference >= 0.5 of in-process
-  inference per core, the whole stage >= 0.25).
+  same without the report's extras (behaviour and data-quality sections, feature
+  importance), which the stage times apart;
+- train (the largest size, or `--train-at`): on the run's samples and its resolved
+  model (tables sized from the vocabulary, its context fields), the in-memory ceiling
+  (ready tensors, one process, 2 threads, one epoch after a warm-up) with the default
+  recipe, the Ray pipeline with 1 worker and the default recipe (the second of two
+  epochs; goal >= 0.7 of the ceiling), the pipeline as the stage ran it (2 workers,
+  its last epoch) and torch-rechub's MMoE, one epoch of its own `MTLTrainer` (goal: the
+  pipeline >= 2x the peer's samples/s);
+- score (the largest size, or `--score-at`): `bench/score.py` on the run's scoring day,
+  its stage figures taken from the scaling run (goals: Spark inference >= 0.5 of
+  in-process inference per core, the whole stage >= 0.25).
 
 Results, with the load average after each part: bench/results/speed.json.
 """
