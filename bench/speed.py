@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from ingest import duckdb_job  # modules of this script's folder (bench/ is not a package)
 from peer import train_peer
 from proctree import run_logged
@@ -58,18 +59,17 @@ PYTHON = sys.executable
 FEATURES_FLOOR = """
 import sys
 from pyspark.sql import functions as F
-from mtlrec import schema as S
+from mtlrec import schema as S, tables
 from mtlrec.config import load_config
 from mtlrec.run.summary import RunSummary
 from mtlrec.spark_session import get_spark
 cfg = load_config(sys.argv[1], sys.argv[2:])
 events = RunSummary.load(cfg.paths.root).tables[S.EVENTS_TABLE]
 spark = get_spark(cfg.spark)
-counts = (
-    spark.read.format("delta").option("versionAsOf", events.version).load(events.path)
-    .groupBy(S.USER_ID, S.CATEGORY_ID, S.DT).agg(F.count("*").alias("events"))
+counts = tables.read(spark, events.path, events.version).groupBy(S.USER_ID, S.CATEGORY_ID, S.DT).agg(
+    F.count("*").alias("events")
 )
-counts.write.format("delta").mode("overwrite").save(cfg.paths.root + "/bench-features-floor")
+tables.overwrite(counts, cfg.paths.root + "/bench-features-floor")
 """
 
 
@@ -127,8 +127,6 @@ def train_ratios(root: Path, conf: str, sets: list[str]) -> dict[str, Any]:
     cfg: Config = resolved(base, summary)[0]
     samples = summary.tables[S.SAMPLES_TABLE]
     path, version = storage.arrow_uri(samples.path), samples.version
-    import torch
-
     torch.set_num_threads(2)
     torch.set_flush_denormal(True)  # as the Ray workers do
     batches = in_memory_batches(cfg, path, version, None)
