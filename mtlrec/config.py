@@ -41,6 +41,18 @@ class PathsConfig:
     root: str = "data"
 
 
+SPARK_CONF = {
+    # the Delta log of a small table needs few partitions to replay
+    "spark.databricks.delta.snapshotPartitions": "2",
+    # Spark sizes its memory pages from the heap: 64 MB on a 4g driver. Every broadcast
+    # hash join on a string key (user and item ids) holds at least one page for as long
+    # as its plan lives, even for a table of 100 rows: in the test suite's one session
+    # (every stage, many times) such pages held 1.2 of the 4 GB heap and once ran it out.
+    # A larger table takes more pages.
+    "spark.buffer.pageSize": "4m",
+}
+
+
 @dataclass(frozen=True)
 class SparkConfig:
     master: str = "local[2]"
@@ -50,8 +62,7 @@ class SparkConfig:
     ui: bool = False
     progress: bool = True  # Spark's console progress bar of running stages (on stderr)
     event_log_dir: str = ""  # set: Spark event logs go there, for the history server
-    # the Delta log of a small table needs few partitions to replay
-    conf: dict[str, str] = field(default_factory=lambda: {"spark.databricks.delta.snapshotPartitions": "2"})
+    conf: dict[str, str] = field(default_factory=lambda: dict(SPARK_CONF))
 
 
 @dataclass(frozen=True)

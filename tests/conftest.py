@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.cli import main
-from mtlrec.config import Config, RayConfig, SparkConfig
+from mtlrec.config import SPARK_CONF, Config, RayConfig, SparkConfig
 from mtlrec.features import stage as features_stage
 from mtlrec.features.config import FeaturesConfig
 from mtlrec.models.config import ModelConfig
@@ -51,7 +51,7 @@ TEST_SPARK = SparkConfig(
     ui=False,
     progress=False,
     conf={
-        "spark.databricks.delta.snapshotPartitions": "2",
+        **SPARK_CONF,
         # one session runs the whole suite: what Spark keeps of every finished query for
         # its UI (plans, metrics) filled a 2 GB heap and made the JVM spend its time in GC
         "spark.sql.ui.retainedExecutions": "20",
@@ -65,11 +65,23 @@ TEST_SPARK = SparkConfig(
 )
 
 
+HEAP_AT_END: list[tuple[int, int]] = []  # (live, max) bytes of the session's JVM heap
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     session = get_spark(TEST_SPARK)
     yield session
+    runtime = session.sparkContext._jvm.java.lang.Runtime.getRuntime()  # type: ignore[union-attr]
+    runtime.gc()
+    HEAP_AT_END.append((runtime.totalMemory() - runtime.freeMemory(), runtime.maxMemory()))
     session.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The suite's one JVM at its end, after a GC: the suite's memory margin."""
+    for used, limit in HEAP_AT_END:
+        terminalreporter.write_line(f"Spark driver heap at the end: {used / 2**30:.2f} of {limit / 2**30:.2f} GiB live")
 
 
 @pytest.fixture(scope="session")
