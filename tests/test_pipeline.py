@@ -13,6 +13,11 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 from mtlrec import storage
 from mtlrec.cli import STAGES, main
+from mtlrec.config import load_config
+from mtlrec.run.summary import RunSummary
+from mtlrec.serving.inference import ServedModel
+from mtlrec.serving.scored import last_feature_day, probability_columns, scored_candidates
+from tests.conftest import PIPELINE
 
 K, CAP = 5, 2  # score.top_k and score.category_cap of the shared run (conftest.PIPELINE)
 
@@ -55,6 +60,34 @@ def test_evaluate_ranks_every_strategy_and_baseline_and_reports_uplift(pipeline_
         assert 0.0 <= metrics["thresholds"][task]["precision"] <= 1.0
     report = (Path(pipeline_summary["artifacts"]["report"]) / "report.md").read_text()
     assert "## Ranking at K = 5" in report and "popular/most_popular" in report and "AUC uplift" in report
+
+
+@pytest.mark.slow
+def test_scoring_only_some_users_gives_them_what_scoring_everyone_gives_them(
+    spark: SparkSession, pipeline_summary: dict[str, Any]
+) -> None:
+    # evaluate ranks only the test days' buyers on this guarantee
+    root = pipeline_summary["config"]["paths"]["root"]
+    summary = RunSummary.load(root)
+    model = ServedModel.load(summary.model_path())
+    day = last_feature_day(spark, root=root, version=summary.table_version(S.USER_FEATURES_TABLE))
+    versions: dict[str, int | None] = {name: ref.version for name, ref in model.tables.items()}
+    sc = load_config(None, [f"paths.root={root}", *PIPELINE]).score
+
+    def scored(only: Any = None) -> dict[tuple[str, str], tuple[float, ...]]:
+        pairs = scored_candidates(spark, root=root, model=model, sc=sc, day=day, versions=versions, only=only).pairs
+        probs = probability_columns(model.tasks)
+        return {(r[S.USER_ID], r[S.ITEM_ID]): tuple(r[p] for p in probs) for r in pairs.collect()}
+
+    everyone = scored()
+    users = sorted({user for user, _ in everyone})
+    some = users[:: max(1, len(users) // 5)][:5]
+    only = scored(spark.createDataFrame([(u,) for u in some], [S.USER_ID]))
+    expected = {pair: probs for pair, probs in everyone.items() if pair[0] in some}
+    assert len(users) > 100 and {user for user, _ in only} == set(some)
+    assert set(only) == set(expected)
+    for pair, probs in only.items():
+        assert probs == pytest.approx(expected[pair], rel=1e-5, abs=1e-7)
 
 
 @pytest.mark.slow

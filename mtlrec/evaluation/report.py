@@ -132,9 +132,10 @@ def metric_sections(metrics: Mapping[str, Any], images: list[Image]) -> list[Sec
         names = ["precision", "recall", "ndcg", "hit_rate", "coverage", "users"]
         text = "\n".join(
             [
-                f"Each strategy's top-{k} for every user as of the first test day, against the items each",
-                "user bought on the test days (users who bought anything; no list: no hits).",
-                "`popular/most_popular` ranks the same candidates by 30-day clicks.",
+                f"Each strategy's top-{k} as of the first test day for every user who bought anything on",
+                "the test days, against the items they bought (no list: no hits); coverage is the share",
+                "of the catalogue in those lists. `popular/most_popular` ranks the same candidates by",
+                "30-day clicks.",
             ]
         )
         table = Table(["model/strategy", *names], [[key, *[v[n] for n in names]] for key, v in ranking.items()])

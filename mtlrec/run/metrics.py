@@ -123,6 +123,7 @@ class EvaluateMetrics:
     baselines: dict[str, dict[str, TaskMetrics]] = field(default_factory=dict)
     uplift: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # baseline -> task -> delta
     oracle: dict[str, dict[str, float]] = field(default_factory=dict)  # task -> auc of the known truth
+    ranking_seconds: float = 0.0  # the top-K lists of every model and strategy, and their metrics
     importance_seconds: float = 0.0
     report_extras_seconds: float = 0.0
 

@@ -89,9 +89,12 @@ def scored_candidates(
     sc: ScoreConfig,
     day: dt.date,
     versions: Mapping[str, int | None],
+    only: DataFrame | None = None,
 ) -> Scored:
     """Every candidate (user, item) of `day` with the item's attributes and p_* columns, for
-    every user with an event before `day` (`users_as_of`).
+    every user with an event before `day` (`users_as_of`), or only the users of `only`
+    (a frame with a `user_id` column): a user's candidates and scores never depend on
+    the other users scored beside them.
 
     `versions` pins the day's tables (`DAY_TABLES`; None: latest); the vocabulary and
     feature statistics are always the ones the model was trained with.
@@ -105,6 +108,8 @@ def scored_candidates(
     on_day = F.col(S.DT) == F.lit(day)
     events = table(S.EVENTS_TABLE)
     users = users_as_of(table(S.USER_FEATURES_TABLE), events, day)
+    if only is not None:
+        users = users.join(only.select(S.USER_ID).distinct(), on=S.USER_ID, how="left_semi")
     items = table(S.ITEM_FEATURES_TABLE).where(on_day)
     cross = table(S.USER_CATEGORY_FEATURES_TABLE).where(on_day)
     catalogue_size = items.count()
