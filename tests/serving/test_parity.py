@@ -51,16 +51,21 @@ def built(funnel_features: Any) -> Path:
 
 
 def serving_inputs(
-    spark: SparkSession, root: Path, exposures: DataFrame, *, layout: FeatureLayout = LAYOUT
+    spark: SparkSession,
+    root: Path,
+    exposures: DataFrame,
+    *,
+    layout: FeatureLayout = LAYOUT,
+    days: list[dt.date] = DAYS,
 ) -> DataFrame:
-    """The serving path's inputs for each (user, item) of `exposures`, day by day, with
-    the context columns `exposures` carries (else the layout's serving values)."""
+    """The serving path's inputs for each (user, item) of `exposures`, day by day (of
+    `days`), with the context columns `exposures` carries (else the layout's serving values)."""
 
     def table(name: str) -> DataFrame:
         return tables.read(spark, paths.table(str(root), name))
 
     built_days = []
-    for day in DAYS:
+    for day in days:
         on_day = F.col(S.DT) == F.lit(day)
         given = [c for c in CONTEXT if c in exposures.columns]
         pairs = exposures.where(on_day).select(S.USER_ID, S.ITEM_ID, *given).distinct()
@@ -143,7 +148,8 @@ def test_a_pair_takes_the_serving_value_of_a_context_field_and_its_scores_follow
     spark: SparkSession, built: Path, tmp_path: Path
 ) -> None:
     samples = tables.read(spark, paths.table(str(built), S.SAMPLES_TABLE))
-    exposures = samples.select(S.USER_ID, S.ITEM_ID, S.DT).dropDuplicates()
+    day = DAYS[2]  # one day is enough: the serving value does not depend on the day
+    exposures = samples.where(F.col(S.DT) == F.lit(day)).select(S.USER_ID, S.ITEM_ID, S.DT).dropDuplicates()
     vocabulary = tables.read(spark, paths.table(str(built), S.VOCABULARY_TABLE))
     index = {r[S.ID]: r[S.INDEX] for r in vocabulary.where(F.col(S.FEATURE) == S.HOUR).collect()}
     first, second = sorted(index)[:2]  # two hours of the funnel's train days
@@ -159,11 +165,11 @@ def test_a_pair_takes_the_serving_value_of_a_context_field_and_its_scores_follow
     keys = [S.USER_ID, S.ITEM_ID, S.DT]
     scored = {}
     for name, layout in (("morning", morning), ("evening", evening)):
-        inputs = serving_inputs(spark, built, exposures, layout=layout)
+        inputs = serving_inputs(spark, built, exposures, layout=layout, days=[day])
         assert {r["hour_idx"] for r in inputs.select("hour_idx").distinct().collect()} == {
             index[layout.fields[0].serving]
         }
         scored[name] = with_predictions(inputs.select(*keys, *layout.columns), model=model, keep=keys)
     both = scored["morning"].alias("a").join(scored["evening"].alias("b"), on=keys)
     changed = both.agg(F.count_if(F.abs(F.col("a.p_click") - F.col("b.p_click")) > F.lit(1e-6))).first()[0]
-    assert changed == both.count() > 100
+    assert changed == both.count() >= 30  # the day's 60 exposures are 42 distinct pairs
