@@ -28,12 +28,16 @@ def train_epoch(
 ) -> dict[str, float]:
     """One pass over `batches`; returns the mean total and per-task loss, by rows.
 
-    `objective(batch)` returns a `StepOutput` with the loss to minimise.
+    `objective(batch)` returns a `StepOutput` with the loss to minimise. A batch of one
+    row (a shard's tail) is passed over: BatchNorm cannot train on it, and equal shards
+    have equal tails, so every DDP worker passes over its own and they stay in step.
     """
     objective.train()
     totals: dict[str, float] = {}
     rows = 0
     for batch in batches:
+        if len(batch) < 2:
+            continue
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
         out = objective(batch)

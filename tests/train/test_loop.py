@@ -54,6 +54,20 @@ def test_train_epoch_lowers_the_loss_and_predict_returns_probabilities_per_task(
     assert task_metrics(out.labels, out.probs, tiny.tasks)["click"]["auc"] > 0.95
 
 
+def test_a_one_row_tail_batch_is_passed_over_so_batch_norm_trains(tiny: Any) -> None:
+    cfg = dataclasses.replace(tiny.config(), model=dataclasses.replace(tiny.model, batch_norm=True))
+    objective = build_objective(cfg)
+    optimizers = build_optimizers(objective, cfg.train)
+    data = batches(tiny, rows=2 * 256 + 1)  # two whole batches and a tail of one row
+    assert [len(b) for b in data] == [256, 256, 1]
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        objective(data[-1])  # what BatchNorm makes of the tail in training mode
+
+    losses = train_epoch(objective, data, optimizers)
+
+    assert losses["rows"] == 512 and math.isfinite(losses["loss"])
+
+
 def test_embedding_l2_adds_the_squared_norm_of_every_looked_up_row(tiny: Any) -> None:
     torch.manual_seed(0)
     plain = build_objective(tiny.config())
