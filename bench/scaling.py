@@ -99,7 +99,7 @@ def measure(events: int, args: argparse.Namespace, earlier: dict[str, Any] | Non
             "load": round(os.getloadavg()[0], 1),
             "commit": commit(),
             "sets": args.set,  # the --set of this measurement (a re-measured stage may differ)
-            **({"replaced": {k: v for k, v in before.items() if k != "replaced"}} if before else {}),
+            **({"replaced": before} if before else {}),  # with what it replaced in turn
         }
         print(f"{events:>12,} {stage:>9}: {wall:7.1f} s, peak {peak >> 20:,} MB", flush=True)
     summary = json.loads((root / "runs" / "latest.json").read_text())
@@ -179,7 +179,8 @@ def write(out: Path, args: argparse.Namespace, runs: list[dict[str, Any]]) -> di
         "sets": previous.get("sets", args.set),
         "note": "process_seconds: each stage in a fresh process, start-up counted; load: the 1-minute load"
         " average as the stage ended (2 cores: above 2, other work shared them); commit: the code it ran;"
-        " replaced: the stage's figures before it was measured again; the model is fitted on process_seconds",
+        " replaced: the stage's figures before it was measured again (each with its own replaced);"
+        " the model is fitted on process_seconds",
         "runs": runs,
         "model": fitted,
         **({"provenance": previous["provenance"]} if "provenance" in previous else {}),  # written by hand
