@@ -1,0 +1,140 @@
+"""Ranking strategies side by side on a data root the pipeline built (issue 12).
+
+Each strategy of a grid ranks the same scored candidates, through the serving path
+`score` and `evaluate` use (`scored_candidates`, `ranked`, `ranking_metrics`): as of
+the first valid day against the valid days' purchases (where a strategy is chosen),
+and as of the first test day against the test days' purchases (reported once, for the
+one chosen). Only the buyers of each period are scored, as `evaluate` does. Writes
+recall@K, precision@K, NDCG@K and hit rate per strategy and period, each with its
+ratio to most-popular (30-day clicks), to `bench/results/strategies.json`.
+
+    .venv/bin/python bench/strategies.py --root /tmp/rscal/2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from mtlrec import schema as S
+from mtlrec import tables
+from mtlrec.config import config_from_dict
+from mtlrec.evaluation.ranking import ranking_metrics
+from mtlrec.run.summary import RunSummary
+from mtlrec.serving.inference import ServedModel
+from mtlrec.serving.scored import scored_candidates
+from mtlrec.serving.strategy import ranked
+from mtlrec.spark_session import get_spark
+
+MOST_POPULAR = "most_popular"
+GRID: dict[str, dict[str, float]] = {
+    MOST_POPULAR: {"popularity": 1.0},
+    "exposure": {"exposure": 1.0},
+    "ctcvr": {"ctcvr": 1.0},
+    "ctcvr_x_exposure^0.5": {"ctcvr": 1.0, "exposure": 0.5},
+    "ctcvr_x_exposure (default purchases)": {"ctcvr": 1.0, "exposure": 1.0},
+    "ctcvr_x_exposure^1.5": {"ctcvr": 1.0, "exposure": 1.5},
+    "ctcvr_x_exposure^2": {"ctcvr": 1.0, "exposure": 2.0},
+    "ctcvr_x_popularity": {"ctcvr": 1.0, "popularity": 1.0},
+    "ctcvr_x_popularity^2": {"ctcvr": 1.0, "popularity": 2.0},
+    "ctcvr^0.5_x_exposure": {"ctcvr": 0.5, "exposure": 1.0},
+    "click_x_exposure": {"click": 1.0, "exposure": 1.0},
+}
+
+
+def period(spark: SparkSession, samples: DataFrame, split: str) -> tuple[dt.date, dt.date]:
+    row = samples.where(F.col(S.SPLIT) == F.lit(split)).agg(F.min(S.DT).alias("a"), F.max(S.DT).alias("b")).first()
+    assert row is not None and row["a"] is not None, f"the {split} split is empty"
+    return row["a"], row["b"]
+
+
+def measure(
+    spark: SparkSession, root: str, model: ServedModel, cfg: Any, days: tuple[dt.date, dt.date], k: int
+) -> dict[str, dict[str, float]]:
+    """strategy -> ranking metrics at `k`: lists as of `days[0]` against purchases of `days`."""
+    first, last = days
+    events = model.tables[S.EVENTS_TABLE]
+    bought = (
+        tables.read(spark, events.path, events.version)
+        .where((F.col(S.DT) >= F.lit(first)) & (F.col(S.DT) <= F.lit(last)))
+        .where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE))
+        .select(S.USER_ID, S.ITEM_ID)
+        .distinct()
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    items = model.tables[S.ITEM_FEATURES_TABLE]
+    catalogue = tables.read(spark, items.path, items.version).where(F.col(S.DT) == F.lit(first)).count()
+    versions: dict[str, int | None] = {name: t.version for name, t in model.tables.items()}
+    sc = cfg.score
+    scored = scored_candidates(spark, root=root, model=model, sc=sc, day=first, versions=versions, only=bought)
+    lists = ranked(scored.pairs, strategies=GRID, k=k, category_cap=sc.category_cap).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    out = ranking_metrics(lists, bought, k=k, catalogue_size=catalogue)
+    lists.unpersist()
+    bought.unpersist()
+    base = out[MOST_POPULAR]
+    for values in out.values():
+        values["recall_vs_most_popular"] = values["recall"] / base["recall"] if base["recall"] else float("nan")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", required=True, help="a data root `mtlrec run` built (its latest run)")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "strategies.json"))
+    args = parser.parse_args()
+
+    summary = RunSummary.load(args.root)
+    cfg = config_from_dict(summary.config, source=f"{args.root}/runs/latest.json")
+    spark = get_spark(cfg.spark)
+    model = ServedModel.load(summary.model_path())
+    samples_ref = model.tables[S.SAMPLES_TABLE]
+    samples = tables.read(spark, samples_ref.path, samples_ref.version)
+    began = time.perf_counter()
+    report: dict[str, Any] = {
+        "root": args.root,
+        "k": args.k,
+        "model": model.name,
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "grid": GRID,
+    }
+    for split in (S.VALID, S.TEST):
+        days = period(spark, samples, split)
+        report[split] = {"days": [d.isoformat() for d in days], **measure(spark, args.root, model, cfg, days, args.k)}
+        print(f"{split} {days[0]}..{days[1]}", flush=True)
+        for name, v in report[split].items():
+            if isinstance(v, dict):
+                print(
+                    f"  {name:40s} recall {v['recall']:.4f} ({v['recall_vs_most_popular']:.2f}x) "
+                    f"ndcg {v['ndcg']:.4f} users {v['users']}",
+                    flush=True,
+                )
+    valid = {n: v for n, v in report[S.VALID].items() if isinstance(v, dict) and n != MOST_POPULAR}
+    chosen = max(valid, key=lambda n: valid[n]["recall"])
+    report["chosen_on_valid"] = chosen
+    report["chosen_on_test"] = report[S.TEST][chosen]
+    report["seconds"] = round(time.perf_counter() - began, 1)
+    report["load"] = round(os.getloadavg()[0], 1)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"chosen on valid: {chosen}; test recall {report[S.TEST][chosen]['recall']:.4f} "
+        f"({report[S.TEST][chosen]['recall_vs_most_popular']:.2f}x most-popular); written {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
