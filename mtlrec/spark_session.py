@@ -53,4 +53,10 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
         builder = configure_spark_with_delta_pip(builder)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # the leaderboards rank their n best rows in one window: Spark warns each time that
+    # "all data" moves to one partition (27 lines in the demo's output), for n rows
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel("org.apache.spark.sql.execution.window.WindowExec", log4j.Level.ERROR)
     return spark
