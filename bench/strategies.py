@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 from mtlrec import tables
 from mtlrec.config import config_from_dict
-from mtlrec.evaluation.ranking import ranking_metrics
+from mtlrec.evaluation.ranking import purchases, ranking_metrics
 from mtlrec.run.summary import RunSummary
 from mtlrec.serving.inference import ServedModel
 from mtlrec.serving.scored import scored_candidates
@@ -64,13 +64,8 @@ def measure(
     """strategy -> ranking metrics at `k`: lists as of `days[0]` against purchases of `days`."""
     first, last = days
     events = model.tables[S.EVENTS_TABLE]
-    bought = (
-        tables.read(spark, events.path, events.version)
-        .where((F.col(S.DT) >= F.lit(first)) & (F.col(S.DT) <= F.lit(last)))
-        .where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE))
-        .select(S.USER_ID, S.ITEM_ID)
-        .distinct()
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    bought = purchases(tables.read(spark, events.path, events.version), first, last).persist(
+        StorageLevel.MEMORY_AND_DISK
     )
     items = model.tables[S.ITEM_FEATURES_TABLE]
     catalogue = tables.read(spark, items.path, items.version).where(F.col(S.DT) == F.lit(first)).count()

@@ -14,6 +14,7 @@ one row per strategy reaches the driver.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from pyspark.sql import DataFrame
@@ -22,6 +23,16 @@ from pyspark.sql import functions as F
 from mtlrec import schema as S
 
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
+
+
+def purchases(events: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
+    """Distinct (user_id, item_id) bought from `first` to `last`: what the lists are checked against."""
+    return (
+        events.where((F.col(S.DT) >= F.lit(first)) & (F.col(S.DT) <= F.lit(last)))
+        .where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE))
+        .select(S.USER_ID, S.ITEM_ID)
+        .distinct()
+    )
 
 
 def ideal_dcg(k: int) -> list[float]:

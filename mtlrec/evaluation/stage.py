@@ -30,7 +30,7 @@ from mtlrec.evaluation import transforms as T
 from mtlrec.evaluation.extras import publish_html, write_behaviour
 from mtlrec.evaluation.html import Importance
 from mtlrec.evaluation.importance import describe, permutation_importance, plot_importance
-from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
+from mtlrec.evaluation.ranking import purchases, ranking_metrics, threshold_metrics
 from mtlrec.evaluation.report import write_report
 from mtlrec.models.artifact import load_model
 from mtlrec.run import paths
@@ -109,13 +109,8 @@ def ranking(
     main = next(iter(models.values()))
     first, last = days
     events = main.tables[S.EVENTS_TABLE]
-    bought = (
-        tables.read(spark, events.path, events.version)
-        .where((F.col(S.DT) >= F.lit(first)) & (F.col(S.DT) <= F.lit(last)))
-        .where(F.col(S.EVENT_TYPE) == F.lit(S.PURCHASE))
-        .select(S.USER_ID, S.ITEM_ID)
-        .distinct()
-        .persist(StorageLevel.MEMORY_AND_DISK)  # read by each model's scoring and its metrics
+    bought = purchases(tables.read(spark, events.path, events.version), first, last).persist(
+        StorageLevel.MEMORY_AND_DISK  # read by each model's scoring and its metrics
     )
     items = main.tables[S.ITEM_FEATURES_TABLE]
     catalogue = tables.read(spark, items.path, items.version).where(F.col(S.DT) == F.lit(first)).count()

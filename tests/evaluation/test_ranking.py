@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
 from pyspark.sql import SparkSession
 
-from mtlrec.evaluation.ranking import ranking_metrics, threshold_metrics
+from mtlrec.evaluation.ranking import purchases, ranking_metrics, threshold_metrics
 
 LISTS_DDL = "strategy string, user_id string, rank int, item_id string"
 
@@ -50,3 +51,22 @@ def test_threshold_metrics_count_true_and_false_positives(spark: SparkSession) -
     assert actual["precision"] == pytest.approx(2 / 3)
     assert actual["recall"] == pytest.approx(2 / 3)
     assert actual["f1"] == pytest.approx(2 / 3)
+
+
+def test_purchases_are_the_distinct_pairs_bought_within_the_days_both_ends_included(spark: SparkSession) -> None:
+    day = dt.date(2026, 11, 10)
+    events = spark.createDataFrame(
+        [
+            ("u1", "a", "purchase", day - dt.timedelta(days=1)),  # the day before: out
+            ("u1", "b", "purchase", day),
+            ("u1", "b", "purchase", day + dt.timedelta(days=1)),  # the same pair again: once
+            ("u2", "c", "click", day),  # not a purchase
+            ("u2", "d", "purchase", day + dt.timedelta(days=1)),  # the last day: in
+            ("u3", "e", "purchase", day + dt.timedelta(days=2)),  # after: out
+        ],
+        "user_id string, item_id string, event_type string, dt date",
+    )
+
+    bought = purchases(events, day, day + dt.timedelta(days=1))
+
+    assert sorted(tuple(r) for r in bought.collect()) == [("u1", "b"), ("u2", "d")]
