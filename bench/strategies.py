@@ -1,7 +1,7 @@
 """Ranking strategies side by side on a data root the pipeline built (issue 12).
 
-Each strategy of a grid ranks the same scored candidates, through the serving path
-`score` and `evaluate` use (`scored_candidates`, `ranked`, `ranking_metrics`): as of
+Each strategy of a grid ranks the same scored candidates, by `evaluate`'s own ranking
+(the serving path `score` uses, then `ranking_metrics`), with most-popular beside: as of
 the first valid day against the valid days' purchases (where a strategy is chosen),
 and as of the first test day against the test days' purchases (reported once, for the
 one chosen). Only the buyers of each period are scored, as `evaluate` does. Writes
@@ -14,6 +14,7 @@ ratio to most-popular (30-day clicks), to `bench/results/strategies.json`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -22,23 +23,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mtlrec import schema as S
 from mtlrec import tables
-from mtlrec.config import config_from_dict
-from mtlrec.evaluation.ranking import purchases, ranking_metrics
+from mtlrec.config import Config, config_from_dict
+from mtlrec.evaluation.stage import MOST_POPULAR, ranking
 from mtlrec.run.summary import RunSummary
 from mtlrec.serving.inference import ServedModel
-from mtlrec.serving.scored import scored_candidates
-from mtlrec.serving.strategy import ranked
 from mtlrec.spark_session import get_spark
 
-MOST_POPULAR = "most_popular"
 GRID: dict[str, dict[str, float]] = {
-    MOST_POPULAR: {"popularity": 1.0},
     "exposure": {"exposure": 1.0},
     "ctcvr": {"ctcvr": 1.0},
     "ctcvr_x_exposure^0.5": {"ctcvr": 1.0, "exposure": 0.5},
@@ -50,37 +46,29 @@ GRID: dict[str, dict[str, float]] = {
     "ctcvr^0.5_x_exposure": {"ctcvr": 0.5, "exposure": 1.0},
     "click_x_exposure": {"click": 1.0, "exposure": 1.0},
 }
+BASELINE = f"popular/{MOST_POPULAR}"  # evaluate's ranking adds it beside the model's strategies
 
 
-def period(spark: SparkSession, samples: DataFrame, split: str) -> tuple[dt.date, dt.date]:
+def period(samples: DataFrame, split: str) -> tuple[dt.date, dt.date]:
     row = samples.where(F.col(S.SPLIT) == F.lit(split)).agg(F.min(S.DT).alias("a"), F.max(S.DT).alias("b")).first()
     assert row is not None and row["a"] is not None, f"the {split} split is empty"
     return row["a"], row["b"]
 
 
 def measure(
-    spark: SparkSession, root: str, model: ServedModel, cfg: Any, days: tuple[dt.date, dt.date], k: int
+    spark: SparkSession, cfg: Config, model: ServedModel, days: tuple[dt.date, dt.date], k: int
 ) -> dict[str, dict[str, float]]:
-    """strategy -> ranking metrics at `k`: lists as of `days[0]` against purchases of `days`."""
-    first, last = days
-    events = model.tables[S.EVENTS_TABLE]
-    bought = purchases(tables.read(spark, events.path, events.version), first, last).persist(
-        StorageLevel.MEMORY_AND_DISK
+    """`<model>/<strategy>` -> ranking metrics at `k`, as `evaluate` computes them, for the
+    grid's strategies: lists as of `days[0]` against the purchases of `days`."""
+    grid = dataclasses.replace(
+        cfg,
+        score=dataclasses.replace(cfg.score, strategies=GRID),
+        evaluate=dataclasses.replace(cfg.evaluate, ranking_k=k),
     )
-    items = model.tables[S.ITEM_FEATURES_TABLE]
-    catalogue = tables.read(spark, items.path, items.version).where(F.col(S.DT) == F.lit(first)).count()
-    versions: dict[str, int | None] = {name: t.version for name, t in model.tables.items()}
-    sc = cfg.score
-    scored = scored_candidates(spark, root=root, model=model, sc=sc, day=first, versions=versions, only=bought)
-    lists = ranked(scored.pairs, strategies=GRID, k=k, category_cap=sc.category_cap).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
-    out = ranking_metrics(lists, bought, k=k, catalogue_size=catalogue)
-    lists.unpersist()
-    bought.unpersist()
-    base = out[MOST_POPULAR]
+    out = ranking(spark, grid, {model.name: model}, days=days)
+    base = out[BASELINE]["recall"]
     for values in out.values():
-        values["recall_vs_most_popular"] = values["recall"] / base["recall"] if base["recall"] else float("nan")
+        values["recall_vs_most_popular"] = values["recall"] / base if base else float("nan")
     return out
 
 
@@ -108,8 +96,8 @@ def main() -> None:
         "grid": GRID,
     }
     for split in (S.VALID, S.TEST):
-        days = period(spark, samples, split)
-        report[split] = {"days": [d.isoformat() for d in days], **measure(spark, args.root, model, cfg, days, args.k)}
+        days = period(samples, split)
+        report[split] = {"days": [d.isoformat() for d in days], **measure(spark, cfg, model, days, args.k)}
         print(f"{split} {days[0]}..{days[1]}", flush=True)
         for name, v in report[split].items():
             if isinstance(v, dict):
@@ -118,7 +106,7 @@ def main() -> None:
                     f"ndcg {v['ndcg']:.4f} users {v['users']}",
                     flush=True,
                 )
-    valid = {n: v for n, v in report[S.VALID].items() if isinstance(v, dict) and n != MOST_POPULAR}
+    valid = {n: v for n, v in report[S.VALID].items() if isinstance(v, dict) and n != BASELINE}
     chosen = max(valid, key=lambda n: valid[n]["recall"])
     report["chosen_on_valid"] = chosen
     report["chosen_on_test"] = report[S.TEST][chosen]
