@@ -10,10 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote
 
+import deltalake
+import pyarrow as pa
+import pyarrow.parquet as pq
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
+from mtlrec import storage
 from mtlrec.schema import DT
 
 
@@ -29,6 +34,33 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
     if version is not None:
         reader = reader.option("versionAsOf", version)
     return reader.load(path)
+
+
+def read_arrow(path: str, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
+    """A Delta table (pinned to `version` when given) as one Arrow table, without Spark.
+
+    For tables small enough for one process (a vocabulary, feature stats, a test's
+    tables). `deltalake` lists the version's files and partition values; pyarrow reads
+    each file without threads. Not `DeltaTable.to_pyarrow_table`: its dataset scanner
+    leaves threads that can abort the interpreter at exit (delta-rs#2184).
+    """
+    uri = storage.arrow_uri(path).rstrip("/")
+    delta = deltalake.DeltaTable(uri, version=version)
+    parts = []
+    for add in pa.table(delta.get_add_actions(flatten=True)).to_pylist():
+        partitions = {k.removeprefix("partition."): v for k, v in add.items() if k.startswith("partition.")}
+        wanted = None if columns is None else [c for c in columns if c not in partitions]
+        file = add["path"] if "://" in add["path"] else f"{uri}/{unquote(add['path'])}"
+        part = pq.read_table(file, columns=wanted, use_threads=False)
+        for name, value in partitions.items():
+            if columns is None or name in columns:
+                part = part.append_column(name, pa.array([value] * part.num_rows))
+        parts.append(part)
+    if not parts:
+        table = pa.schema(delta.schema().to_arrow()).empty_table()
+    else:
+        table = pa.concat_tables(parts, promote_options="default")
+    return table if columns is None else table.select(columns)
 
 
 def overwrite(df: DataFrame, path: str, *, partition_by: Iterable[str] = ()) -> int:

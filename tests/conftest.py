@@ -21,9 +21,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import deltalake
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import ray
 from pyspark.sql import DataFrame, SparkSession
@@ -92,27 +89,6 @@ def ray_local() -> Iterator[None]:
     ensure_ray(RayConfig(num_cpus=4))
     yield
     ray.shutdown()
-
-
-def delta_table(path: str | Path) -> pa.Table:
-    """The latest version of the Delta table at `path`, read without Spark: tens of
-    milliseconds for the suite's small tables, where a Spark query takes about a second.
-
-    `deltalake` (delta-rs) lists the version's files and their partition values; each
-    file is read whole with pyarrow, without threads. (`to_pyarrow_table` scans with a
-    thread pool that can outlive the interpreter and abort its exit: delta-rs#2184.)
-    """
-    delta = deltalake.DeltaTable(str(path))
-    parts = []
-    for add in pa.table(delta.get_add_actions(flatten=True)).to_pylist():
-        part = pq.read_table(f"{path}/{add['path']}", use_threads=False)
-        for key, value in add.items():
-            if key.startswith("partition."):
-                part = part.append_column(key.removeprefix("partition."), pa.array([value] * part.num_rows))
-        parts.append(part)
-    if not parts:
-        return pa.schema(delta.schema().to_arrow()).empty_table()
-    return pa.concat_tables(parts, promote_options="default")
 
 
 FUNNEL_START = dt.date(2026, 11, 1)

@@ -29,7 +29,7 @@ from mtlrec.cli import main
 from mtlrec.config import RayConfig
 from mtlrec.ray_cluster import ensure_ray
 from mtlrec.run import paths
-from tests.conftest import TINY, delta_table
+from tests.conftest import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
@@ -78,7 +78,7 @@ def submit(root: Path, ray_address: str, *args: str) -> subprocess.CompletedProc
 
 def row_counts(root: Path) -> dict[str, int]:
     names = sorted(storage.list_dirs(f"{root}/tables"))
-    return {name: delta_table(paths.table(str(root), name)).num_rows for name in names}
+    return {name: tables.read_arrow(paths.table(str(root), name)).num_rows for name in names}
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,11 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-import deltalake
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mtlrec import storage
+from mtlrec import tables
 from mtlrec.layout import OOV, FeatureLayout
 from mtlrec.schema import FEATURE, ID, INDEX, MEAN, STD
 from mtlrec.serving.graph import BATCH_AXIS, DENSE_INPUT, output_names
@@ -35,8 +34,7 @@ DENSE_RECIPE = (
 
 def read_table(table: Mapping[str, Any], columns: list[str]) -> pa.Table:
     """`columns` of a Delta table `{"path", "version"}` as a model's metadata records it."""
-    delta = deltalake.DeltaTable(storage.arrow_uri(str(table["path"])), version=int(table["version"]))
-    return delta.to_pyarrow_table(columns=columns)
+    return tables.read_arrow(str(table["path"]), version=int(table["version"]), columns=columns)
 
 
 def vocabulary(entries: pa.Table, layout: FeatureLayout, limits: Mapping[str, int] | None = None) -> pa.Table:

@@ -29,7 +29,7 @@ from mtlrec import schema as S
 from mtlrec import storage, tables
 from mtlrec.cli import main
 from mtlrec.run import paths
-from tests.conftest import TINY, delta_table
+from tests.conftest import TINY
 
 D1, D2, D3 = (dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(3))
 SETTINGS = TINY
@@ -92,13 +92,13 @@ def table_hashes(root: Path, names: list[str] | None = None) -> dict[str, tuple[
     """Table name -> (rows, content digest) of every Delta table under `root` (or of
     `names` only: a crashed run's commits), as they stand.
 
-    Read without Spark (`delta_table`): a second per table in Spark, tens of
-    milliseconds so. The digest is of the sorted rows, so two tables agree exactly
+    Read without Spark (`tables.read_arrow`): about 0.2 s a table as a Spark query in a
+    warm session, about 0.01 s so. The digest is of the sorted rows, so two tables agree exactly
     when they hold the same rows, in any order.
     """
     out = {}
     for name in storage.list_dirs(f"{root}/tables") if names is None else names:
-        table = delta_table(paths.table(str(root), name))
+        table = tables.read_arrow(paths.table(str(root), name))
         columns = sorted(c for c in table.column_names if c not in RUN_COLUMNS)
         values = [table.column(c).to_pylist() for c in columns]
         if S.SOURCE_FILE in columns:  # the file as the input names it, wherever the input sits
