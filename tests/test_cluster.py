@@ -115,7 +115,8 @@ def test_forced_rerun_of_a_past_day_leaves_every_row_count_unchanged_and_a_plain
     assert min(before.values()) > 0
     versions = {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before}
 
-    # the first day: ingest and features only (the days after it hold its data too)
+    # the first day again: every stage runs (the samples already hold the later days'
+    # valid and test rows, so train, evaluate and score find what they need)
     assert main(["run", "--date", DAYS[0], "--force", "--conf", CONF, *sets(backfilled)]) == 0
     assert row_counts(backfilled) == before
     rewritten = {name: tables.version(spark, paths.table(str(backfilled), name)) for name in before}
