@@ -18,8 +18,9 @@ $(STAMP): setup.py
 demo: setup
 	$(VENV)/bin/mtlrec run --conf conf/local.yaml
 
+# a native crash, even while the interpreter exits, prints each thread's Python stack
 test: setup
-	$(PY) -m pytest
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check mtlrec tests jobs bench examples
