@@ -11,7 +11,7 @@ exposure is scored by its posterior-expected probability: everything but the use
 known exactly (the items' factors and biases, brand, device, slot, hour and price
 effects, taken from the generator), and the user's factors and biases are inferred
 from their train and valid exposures with the generator's own prior, by importance
-sampling over `--draws` prior draws. Three rows:
+sampling over `--draws` prior draws. Four rankings:
 
 - `oracle`: the true probabilities (what `evaluate` reports as the oracle);
 - `known_items_posterior_users`: the ceiling above. It is optimistic (a real model must
